@@ -1,0 +1,70 @@
+//! `nm-mptcp plan [--json]`: what nm-mptcp would do and why, for every address; changes nothing.
+
+use std::fmt::Write;
+
+use crate::error::Error;
+use crate::planner::Decision;
+use crate::reconcile::{self, describe, Outcome};
+
+pub async fn run(args: &[String]) -> Result<(), Error> {
+    let json = match args {
+        [] => false,
+        [flag] if flag == "--json" => true,
+        other => return Err(Error::usage(format!("plan takes only --json, got {other:?}"))),
+    };
+    let outcome = reconcile::dry_run(None).await?;
+    if json {
+        let text = serde_json::to_string_pretty(&outcome)
+            .map_err(|e| Error::usage(format!("cannot encode the plan: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", render(&outcome));
+    }
+    Ok(())
+}
+
+fn render(outcome: &Outcome) -> String {
+    let plan = &outcome.plan;
+    let mut out = String::new();
+    let sysctl = match plan.sysctl_enabled {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "missing",
+    };
+    let _ = writeln!(out, "NetworkManager {}, net.mptcp.enabled {sysctl}", plan.nm_version);
+    for device in &plan.devices {
+        let _ = writeln!(
+            out,
+            "\n{} (profile {:?}, flags {} from {:?})",
+            device.interface,
+            device.profile.id,
+            device.flags.names().join(","),
+            device.flags_source
+        );
+        if device.addresses.is_empty() {
+            let _ = writeln!(out, "  no addresses");
+        }
+        for a in &device.addresses {
+            let verdict = match a.decision {
+                Decision::Endpoint => format!("endpoint {}", device.endpoint_flags),
+                Decision::Skipped => "skipped".to_owned(),
+            };
+            let reason = serde_json::to_value(a.reason).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<40} {:<24} {}",
+                a.address.to_string(),
+                verdict.trim_end(),
+                reason.as_str().unwrap_or_default()
+            );
+        }
+    }
+    let _ = writeln!(out);
+    if outcome.operations.is_empty() {
+        let _ = writeln!(out, "kernel already matches: nothing to do");
+    }
+    for operation in &outcome.operations {
+        let _ = writeln!(out, "would {}", describe(operation));
+    }
+    out
+}

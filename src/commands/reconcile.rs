@@ -1,0 +1,19 @@
+//! `nm-mptcp reconcile`: apply the whole host once (at boot, or by hand).
+
+use crate::error::Error;
+use crate::reconcile;
+
+pub async fn run() -> Result<(), Error> {
+    let span = tracing::info_span!("event", action = "reconcile");
+    let _entered = span.enter();
+    let outcome = reconcile::apply(None).await?;
+    for operation in &outcome.operations {
+        println!("{}", reconcile::describe(operation));
+    }
+    println!(
+        "{} endpoint(s) planned, {} change(s) made",
+        outcome.plan.endpoints.len(),
+        outcome.operations.len() - outcome.refused.len()
+    );
+    super::verdict(&outcome)
+}

@@ -1,0 +1,62 @@
+//! The kernel's interface addresses over rtnetlink: one dump per event, used to tell
+//! NetworkManager's SLAAC addresses from kernel-made temporary ones and to see DAD state.
+
+use std::net::IpAddr;
+
+use futures_util::TryStreamExt;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags};
+
+use crate::error::Error;
+
+/// One address as the kernel holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelAddress {
+    pub ifindex: u32,
+    pub address: IpAddr,
+    /// IPv6 privacy address made by the kernel (never in NetworkManager's configuration).
+    pub temporary: bool,
+    /// Duplicate address detection has not finished (or failed).
+    pub tentative: bool,
+    /// No lifetime (`ip addr add`, static profile addresses); SLAAC and DHCP ones expire.
+    pub permanent: bool,
+}
+
+/// Dump every address of every interface in this network namespace.
+pub async fn dump() -> Result<Vec<KernelAddress>, Error> {
+    let (connection, handle, _) = rtnetlink::new_connection()
+        .map_err(|e| Error::kernel(format!("cannot open an rtnetlink socket: {e}")))?;
+    tokio::spawn(connection);
+    let messages: Vec<_> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| Error::kernel(format!("dumping interface addresses: {e}")))?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|message| {
+            let mut flags = AddressFlags::from_bits_retain(u32::from(message.header.flags.bits()));
+            let mut local = None;
+            let mut address = None;
+            for attribute in message.attributes {
+                match attribute {
+                    AddressAttribute::Local(a) => local = Some(a),
+                    AddressAttribute::Address(a) => address = Some(a),
+                    AddressAttribute::Flags(f) => flags = f,
+                    _ => {}
+                }
+            }
+            // IFA_LOCAL is the interface's own address where a peer is set.
+            let address = local.or(address)?;
+            let v6 = address.is_ipv6();
+            Some(KernelAddress {
+                ifindex: message.header.index,
+                address,
+                temporary: v6 && flags.contains(AddressFlags::Secondary),
+                tentative: flags.intersects(AddressFlags::Tentative | AddressFlags::Dadfailed),
+                permanent: flags.contains(AddressFlags::Permanent),
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,65 @@
+use std::process::ExitCode;
+
+use nm_mptcp::commands;
+use nm_mptcp::error::Error;
+use tracing::level_filters::LevelFilter;
+
+const USAGE: &str = "\
+nm-mptcp: NetworkManager connection.mptcp-flags -> kernel MPTCP endpoints
+
+Usage:
+  nm-mptcp IFACE ACTION      dispatcher hook (run by NetworkManager-dispatcher)
+  nm-mptcp reconcile         apply the whole host once
+  nm-mptcp plan [--json]     show what would be done and why, changing nothing
+  nm-mptcp --version | --help
+
+Exit status: 0 ok, 2 usage, 3 NetworkManager/D-Bus, 4 kernel, 5 state dir, 6 busy.
+Log level: NM_MPTCP_LOG=error|warn|info|debug|trace.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let first = args.first().map(String::as_str);
+    match first {
+        Some("--version" | "-V") => {
+            println!("nm-mptcp {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some("--help" | "-h") => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let hook = !matches!(first, Some("reconcile" | "plan"));
+    logging(hook);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&Error::new(nm_mptcp::error::ErrorKind::State, format!("cannot start: {e}"))),
+    };
+    let result = runtime.block_on(async {
+        match first {
+            Some("reconcile") if args.len() == 1 => commands::reconcile::run().await,
+            Some("reconcile") => Err(Error::usage("reconcile takes no arguments")),
+            Some("plan") => commands::plan::run(&args[1..]).await,
+            _ => commands::hook::run(&args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// The hook logs only what matters to NetworkManager's log; commands say more.
+fn logging(hook: bool) {
+    nm_mptcp::logging::init(if hook { LevelFilter::INFO } else { LevelFilter::WARN });
+}
+
+fn fail(error: &Error) -> ExitCode {
+    eprintln!("nm-mptcp: {error}");
+    if error.kind == nm_mptcp::error::ErrorKind::Usage {
+        eprint!("\n{USAGE}");
+    }
+    ExitCode::from(error.kind.exit_code())
+}

@@ -1,0 +1,113 @@
+//! Plain data shared by the planner, the diff and the adapters: what NetworkManager says about
+//! each active device, and what the kernel holds. No I/O here.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::flags::EndpointFlags;
+use crate::nm_version::NmVersion;
+
+/// The kernel's per-namespace endpoint limit (`MPTCP_PM_ADDR_MAX`).
+pub const KERNEL_ENDPOINT_CAP: usize = 8;
+
+/// Everything the planner needs, gathered once per event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostSnapshot {
+    pub nm_version: NmVersion,
+    /// `/proc/sys/net/mptcp/enabled`: `None` when the file is missing.
+    pub sysctl_enabled: Option<bool>,
+    /// `connection.mptcp-flags` from NetworkManager.conf, if set there.
+    pub global_default: Option<i64>,
+    /// Active devices, in the order NetworkManager activated them.
+    pub devices: Vec<DeviceState>,
+}
+
+/// Why NetworkManager gives a device no MPTCP configuration at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ineligible {
+    /// The activation is external (NetworkManager only watches the device).
+    External,
+    /// A VPN with its own interface, before NetworkManager 1.56.
+    Vpn,
+    /// A port of a bond, bridge or team: it has no IP configuration.
+    Port,
+    /// The device is being taken down by the event at hand.
+    GoingDown,
+}
+
+/// One active device and its applied profile, as NetworkManager sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceState {
+    pub interface: String,
+    pub ifindex: u32,
+    pub profile: ProfileRef,
+    /// The applied profile's raw `connection.mptcp-flags` (0 when the key is absent).
+    pub mptcp_flags: u32,
+    pub ineligible: Option<Ineligible>,
+    pub ipv4: FamilyState,
+    pub ipv6: FamilyState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileRef {
+    pub id: String,
+    pub uuid: String,
+}
+
+/// One address family of a device in NetworkManager's own configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FamilyState {
+    /// NetworkManager's addresses in its own order (profile, DHCP, SLAAC, ...).
+    pub addresses: Vec<CandidateAddress>,
+    /// NetworkManager's own configuration has a default route in the main table.
+    pub default_route: bool,
+}
+
+/// Where an address in NetworkManager's configuration came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddressSource {
+    Profile,
+    Dhcp,
+    Slaac,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateAddress {
+    pub address: IpAddr,
+    pub source: AddressSource,
+    /// The kernel holds the address and it is not tentative (DAD done).
+    pub ready: bool,
+}
+
+/// An endpoint as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KernelEndpoint {
+    pub id: u8,
+    pub address: IpAddr,
+    pub ifindex: Option<u32>,
+    pub port: u16,
+    pub flags: EndpointFlags,
+}
+
+/// An endpoint nm-mptcp wants in the kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesiredEndpoint {
+    pub address: IpAddr,
+    pub ifindex: u32,
+    pub interface: String,
+    pub flags: EndpointFlags,
+    pub profile: ProfileRef,
+}
+
+impl DesiredEndpoint {
+    /// The kernel endpoint is this one: same address, device and flags.
+    pub fn is_held_by(&self, kernel: &KernelEndpoint) -> bool {
+        kernel.address == self.address
+            && kernel.ifindex == Some(self.ifindex)
+            && kernel.flags == self.flags
+            && kernel.port == 0
+    }
+}

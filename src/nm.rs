@@ -1,0 +1,384 @@
+//! NetworkManager over D-Bus (zbus): the version, the active connections, and for each of
+//! their devices the *applied* connection and DHCP leases. Calls of one level go out
+//! concurrently on one connection, so an event costs three round trips, not one per property.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::future::try_join_all;
+use zbus::zvariant::{OwnedObjectPath, OwnedValue};
+use zbus::Connection;
+
+use crate::error::Error;
+use crate::model::ProfileRef;
+use crate::nm_version::NmVersion;
+
+const BUS_NAME: &str = "org.freedesktop.NetworkManager";
+const ROOT_PATH: &str = "/org/freedesktop/NetworkManager";
+const IFACE_ROOT: &str = "org.freedesktop.NetworkManager";
+const IFACE_ACTIVE: &str = "org.freedesktop.NetworkManager.Connection.Active";
+const IFACE_DEVICE: &str = "org.freedesktop.NetworkManager.Device";
+const IFACE_DHCP4: &str = "org.freedesktop.NetworkManager.DHCP4Config";
+const IFACE_DHCP6: &str = "org.freedesktop.NetworkManager.DHCP6Config";
+const IFACE_IP6: &str = "org.freedesktop.NetworkManager.IP6Config";
+const IFACE_PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+
+/// `NM_ACTIVATION_STATE_FLAG_EXTERNAL`: NetworkManager only watches the device.
+const ACTIVATION_FLAG_EXTERNAL: u32 = 0x80;
+/// `NM_DEVICE_STATE_IP_CONFIG` .. `NM_DEVICE_STATE_ACTIVATED`: NetworkManager commits
+/// IP configuration (and so endpoints) in these states.
+const DEVICE_STATES_WITH_IP: std::ops::RangeInclusive<u32> = 70..=100;
+
+/// What NetworkManager told us, before it is combined with the kernel's facts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NmView {
+    pub version: Option<NmVersion>,
+    pub devices: Vec<NmDevice>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NmDevice {
+    pub interface: String,
+    pub ifindex: u32,
+    pub profile: ProfileRef,
+    pub mptcp_flags: u32,
+    pub external: bool,
+    pub port: bool,
+    pub ipv4: NmFamily,
+    pub ipv6: NmFamily,
+}
+
+/// One family of the applied profile plus what DHCP or router advertisements added.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NmFamily {
+    /// `ipvX.method`.
+    pub method: String,
+    /// `ipvX.address-data`, in profile order.
+    pub static_addresses: Vec<String>,
+    /// Addresses leased by DHCP.
+    pub dhcp_addresses: Vec<String>,
+    /// `ipvX.gateway`.
+    pub gateway: Option<String>,
+    pub never_default: bool,
+    pub ignore_auto_routes: bool,
+    /// `ipvX.route-table` (0 = main).
+    pub route_table: u32,
+    /// Static routes: (destination, prefix, table, type).
+    pub routes: Vec<StaticRoute>,
+    /// A router DHCP (IPv4 `routers`) or a router advertisement (IPv6) offered.
+    pub auto_gateway: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticRoute {
+    pub dest: String,
+    pub prefix: u32,
+    pub table: u32,
+    pub kind: Option<String>,
+}
+
+type Props = HashMap<String, OwnedValue>;
+type Settings = HashMap<String, HashMap<String, OwnedValue>>;
+
+/// Read NetworkManager's view of every active device, within `timeout`.
+pub async fn read(timeout: Duration) -> Result<NmView, Error> {
+    tokio::time::timeout(timeout, read_unbounded())
+        .await
+        .map_err(|_| Error::nm(format!("NetworkManager did not answer within {timeout:?}")))?
+}
+
+async fn read_unbounded() -> Result<NmView, Error> {
+    let bus = Connection::system()
+        .await
+        .map_err(|e| Error::nm(format!("cannot reach the system bus: {e}")))?;
+    let root = get_all(&bus, ROOT_PATH, IFACE_ROOT)
+        .await
+        .map_err(|e| e.context("is NetworkManager running? reading its state"))?;
+    let version = prop_str(&root, "Version")?
+        .map(|v| v.parse::<NmVersion>().map_err(Error::nm))
+        .transpose()?;
+    let mut actives = prop_paths(&root, "ActiveConnections")?;
+    // Object paths number activations in order; NetworkManager ranks equal priorities by it.
+    actives.sort_by_key(|p| activation_number(p.as_str()));
+
+    let active_props = try_join_all(actives.iter().map(|p| get_all(&bus, p.as_str(), IFACE_ACTIVE))).await?;
+    let mut work = Vec::new();
+    for props in &active_props {
+        if prop_bool(props, "Vpn")? {
+            continue;
+        }
+        let external = prop_u32(props, "StateFlags")? & ACTIVATION_FLAG_EXTERNAL != 0;
+        for device in prop_paths(props, "Devices")? {
+            work.push(read_device(&bus, device, external));
+        }
+    }
+    let devices = try_join_all(work).await?.into_iter().flatten().collect();
+    Ok(NmView { version, devices })
+}
+
+async fn read_device(
+    bus: &Connection,
+    path: OwnedObjectPath,
+    external: bool,
+) -> Result<Option<NmDevice>, Error> {
+    let (props, applied) = futures_util::try_join!(
+        get_all(bus, path.as_str(), IFACE_DEVICE),
+        applied_connection(bus, path.as_str())
+    )?;
+    let Some(settings) = applied else {
+        return Ok(None);
+    };
+    if !DEVICE_STATES_WITH_IP.contains(&prop_u32(&props, "State")?) {
+        return Ok(None);
+    }
+    let interface = prop_str(&props, "IpInterface")?
+        .filter(|s| !s.is_empty())
+        .or(prop_str(&props, "Interface")?)
+        .unwrap_or_default();
+    let connection = settings.get("connection").cloned().unwrap_or_default();
+    let profile = ProfileRef {
+        id: prop_str(&connection, "id")?.unwrap_or_default(),
+        uuid: prop_str(&connection, "uuid")?.unwrap_or_default(),
+    };
+    let port = prop_str(&connection, "master")?.is_some_and(|m| !m.is_empty())
+        || prop_str(&connection, "controller")?.is_some_and(|m| !m.is_empty());
+
+    let mut ipv4 = family(&settings, "ipv4")?;
+    let mut ipv6 = family(&settings, "ipv6")?;
+    let (dhcp4, dhcp6, ip6) = futures_util::try_join!(
+        options(bus, &props, "Dhcp4Config", IFACE_DHCP4),
+        options(bus, &props, "Dhcp6Config", IFACE_DHCP6),
+        options(bus, &props, "Ip6Config", IFACE_IP6),
+    )?;
+    if let Some(lease) = dhcp4 {
+        ipv4.dhcp_addresses.extend(option_str(&lease, "ip_address"));
+        ipv4.auto_gateway = option_str(&lease, "routers").is_some_and(|r| !r.trim().is_empty());
+    }
+    if let Some(lease) = dhcp6 {
+        ipv6.dhcp_addresses.extend(
+            lease
+                .iter()
+                .filter(|(k, _)| k.starts_with("ip6_address"))
+                .filter_map(|(_, v)| <&str>::try_from(v).ok().map(str::to_owned)),
+        );
+    }
+    if let Some(ip6) = ip6 {
+        ipv6.auto_gateway = prop_str(&ip6, "Gateway")?.is_some_and(|g| !g.is_empty());
+    }
+
+    Ok(Some(NmDevice {
+        interface,
+        ifindex: prop_u32(&props, "Ifindex")?,
+        profile,
+        mptcp_flags: prop_opt_u32(&connection, "mptcp-flags")?.unwrap_or(0),
+        external,
+        port,
+        ipv4,
+        ipv6,
+    }))
+}
+
+fn family(settings: &Settings, group: &str) -> Result<NmFamily, Error> {
+    let Some(s) = settings.get(group) else {
+        return Ok(NmFamily {
+            method: "disabled".into(),
+            ..NmFamily::default()
+        });
+    };
+    let static_addresses = prop_dicts(s, "address-data")?
+        .iter()
+        .filter_map(|a| prop_str(a, "address").ok().flatten())
+        .collect();
+    let routes = prop_dicts(s, "route-data")?
+        .iter()
+        .map(|r| {
+            Ok(StaticRoute {
+                dest: prop_str(r, "dest")?.unwrap_or_default(),
+                prefix: prop_opt_u32(r, "prefix")?.unwrap_or(0),
+                table: prop_opt_u32(r, "table")?.unwrap_or(0),
+                kind: prop_str(r, "type")?,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(NmFamily {
+        method: prop_str(s, "method")?.unwrap_or_else(|| "auto".into()),
+        static_addresses,
+        dhcp_addresses: Vec::new(),
+        gateway: prop_str(s, "gateway")?.filter(|g| !g.is_empty()),
+        never_default: prop_opt_bool(s, "never-default")?.unwrap_or(false),
+        ignore_auto_routes: prop_opt_bool(s, "ignore-auto-routes")?.unwrap_or(false),
+        route_table: prop_opt_u32(s, "route-table")?.unwrap_or(0),
+        routes,
+        auto_gateway: false,
+    })
+}
+
+fn activation_number(path: &str) -> u64 {
+    path.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
+}
+
+async fn get_all(bus: &Connection, path: &str, interface: &str) -> Result<Props, Error> {
+    let reply = bus
+        .call_method(Some(BUS_NAME), path, Some(IFACE_PROPERTIES), "GetAll", &(interface,))
+        .await
+        .map_err(|e| Error::nm(format!("{interface} of {path}: {e}")))?;
+    reply
+        .body()
+        .deserialize::<Props>()
+        .map_err(|e| Error::nm(format!("{interface} of {path}: unexpected reply: {e}")))
+}
+
+/// The applied connection, or `None` when the device has none any more (it went down).
+async fn applied_connection(bus: &Connection, path: &str) -> Result<Option<Settings>, Error> {
+    let reply = bus
+        .call_method(Some(BUS_NAME), path, Some(IFACE_DEVICE), "GetAppliedConnection", &(0u32,))
+        .await;
+    match reply {
+        Ok(reply) => reply
+            .body()
+            .deserialize::<(Settings, u64)>()
+            .map(|(settings, _)| Some(settings))
+            .map_err(|e| Error::nm(format!("GetAppliedConnection of {path}: unexpected reply: {e}"))),
+        Err(zbus::Error::MethodError(name, _, _))
+            if name.as_str() == "org.freedesktop.NetworkManager.Device.NotActive" =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::nm(format!("GetAppliedConnection of {path}: {e}"))),
+    }
+}
+
+/// The properties of the object a device property points at (`/` means none).
+async fn options(
+    bus: &Connection,
+    device: &Props,
+    property: &str,
+    interface: &str,
+) -> Result<Option<Props>, Error> {
+    let Some(path) = prop_path(device, property)? else {
+        return Ok(None);
+    };
+    let mut props = get_all(bus, path.as_str(), interface).await?;
+    // DHCP configurations keep their lease in an `Options` dictionary.
+    match props.remove("Options") {
+        Some(options) => Ok(Some(
+            Props::try_from(options).map_err(|e| Error::nm(format!("{interface}.Options: {e}")))?,
+        )),
+        None => Ok(Some(props)),
+    }
+}
+
+fn option_str(options: &Props, key: &str) -> Option<String> {
+    options.get(key).and_then(|v| <&str>::try_from(v).ok()).map(str::to_owned)
+}
+
+fn wrong_type(key: &str, expected: &str, e: impl std::fmt::Display) -> Error {
+    Error::nm(format!("property {key} is not {expected}: {e}"))
+}
+
+fn prop_str(props: &Props, key: &str) -> Result<Option<String>, Error> {
+    props
+        .get(key)
+        .map(|v| <&str>::try_from(v).map(str::to_owned).map_err(|e| wrong_type(key, "a string", e)))
+        .transpose()
+}
+
+fn prop_opt_u32(props: &Props, key: &str) -> Result<Option<u32>, Error> {
+    props
+        .get(key)
+        .map(|v| u32::try_from(v).map_err(|e| wrong_type(key, "a u32", e)))
+        .transpose()
+}
+
+fn prop_u32(props: &Props, key: &str) -> Result<u32, Error> {
+    prop_opt_u32(props, key)?.ok_or_else(|| Error::nm(format!("property {key} is missing")))
+}
+
+fn prop_opt_bool(props: &Props, key: &str) -> Result<Option<bool>, Error> {
+    props
+        .get(key)
+        .map(|v| bool::try_from(v).map_err(|e| wrong_type(key, "a boolean", e)))
+        .transpose()
+}
+
+fn prop_bool(props: &Props, key: &str) -> Result<bool, Error> {
+    Ok(prop_opt_bool(props, key)?.unwrap_or(false))
+}
+
+fn prop_path(props: &Props, key: &str) -> Result<Option<OwnedObjectPath>, Error> {
+    let Some(value) = props.get(key) else {
+        return Ok(None);
+    };
+    let path = OwnedObjectPath::try_from(value.try_clone().map_err(|e| wrong_type(key, "a path", e))?)
+        .map_err(|e| wrong_type(key, "an object path", e))?;
+    Ok((path.as_str() != "/").then_some(path))
+}
+
+fn prop_paths(props: &Props, key: &str) -> Result<Vec<OwnedObjectPath>, Error> {
+    let Some(value) = props.get(key) else {
+        return Ok(Vec::new());
+    };
+    Vec::<OwnedObjectPath>::try_from(value.try_clone().map_err(|e| wrong_type(key, "paths", e))?)
+        .map_err(|e| wrong_type(key, "an array of object paths", e))
+}
+
+fn prop_dicts(props: &Props, key: &str) -> Result<Vec<Props>, Error> {
+    let Some(value) = props.get(key) else {
+        return Ok(Vec::new());
+    };
+    Vec::<Props>::try_from(value.try_clone().map_err(|e| wrong_type(key, "a list", e))?)
+        .map_err(|e| wrong_type(key, "an array of dictionaries", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zbus::zvariant::Value;
+
+    fn props(entries: Vec<(&str, Value<'static>)>) -> Props {
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), OwnedValue::try_from(v).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn wrong_property_types_are_clear_errors() {
+        let p = props(vec![("State", Value::from("activated"))]);
+        let err = prop_u32(&p, "State").unwrap_err();
+        assert!(err.message.contains("State is not a u32"), "{err}");
+        assert!(prop_u32(&props(vec![]), "State").is_err());
+        assert_eq!(prop_opt_u32(&props(vec![]), "mptcp-flags").unwrap(), None);
+    }
+
+    #[test]
+    fn activation_numbers_order_active_connections() {
+        assert_eq!(activation_number("/org/freedesktop/NetworkManager/ActiveConnection/12"), 12);
+        assert_eq!(activation_number("/x/y"), u64::MAX);
+    }
+
+    #[test]
+    fn family_reads_address_data_routes_and_defaults() {
+        let address: HashMap<String, Value<'static>> =
+            [("address".to_owned(), Value::from("192.0.2.2")), ("prefix".to_owned(), Value::from(24u32))].into();
+        let route: HashMap<String, Value<'static>> = [
+            ("dest".to_owned(), Value::from("0.0.0.0")),
+            ("prefix".to_owned(), Value::from(0u32)),
+            ("table".to_owned(), Value::from(100u32)),
+        ]
+        .into();
+        let ipv4 = props(vec![
+            ("method", Value::from("manual")),
+            ("address-data", Value::from(vec![address])),
+            ("route-data", Value::from(vec![route])),
+            ("gateway", Value::from("192.0.2.1")),
+        ]);
+        let settings: Settings = [("ipv4".to_owned(), ipv4)].into();
+        let f = family(&settings, "ipv4").unwrap();
+        assert_eq!(f.method, "manual");
+        assert_eq!(f.static_addresses, vec!["192.0.2.2"]);
+        assert_eq!(f.gateway.as_deref(), Some("192.0.2.1"));
+        assert_eq!(f.routes[0].table, 100);
+        assert_eq!(family(&settings, "ipv6").unwrap().method, "disabled");
+    }
+}
