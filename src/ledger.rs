@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind};
 use crate::flags::EndpointFlags;
 use crate::model::{DesiredEndpoint, KernelEndpoint, ProfileRef};
 
-pub const RUN_DIR: &str = "/run/nm-mptcp";
+const RUN_DIR: &str = "/run/nm-mptcp";
 const LEDGER_FILE: &str = "ledger.json";
 const LOCK_FILE: &str = "lock";
 
@@ -108,6 +108,13 @@ impl Ledger {
     }
 }
 
+/// `/run/nm-mptcp`, or `NM_MPTCP_RUN_DIR` where a test or a packager moves it.
+pub fn run_dir() -> PathBuf {
+    std::env::var_os("NM_MPTCP_RUN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(RUN_DIR))
+}
+
 /// The run directory with its lock held; dropping it releases the lock.
 pub struct LedgerStore {
     dir: PathBuf,
@@ -159,7 +166,7 @@ impl LedgerStore {
     /// The ledger, or an empty one (with a warning) when missing or unreadable: the next
     /// apply rebuilds it from what the kernel holds.
     pub fn load(&self) -> Ledger {
-        read_ledger(&self.dir.join(LEDGER_FILE))
+        read_ledger(&self.dir)
     }
 
     pub fn save(&self, ledger: &Ledger) -> Result<(), Error> {
@@ -182,8 +189,12 @@ impl LedgerStore {
     }
 }
 
-/// Read a ledger without taking the lock (for read-only commands).
-pub fn read_ledger(path: &Path) -> Ledger {
+/// Read the ledger without taking the lock (for read-only commands).
+pub fn read_ledger(dir: &Path) -> Ledger {
+    read_ledger_file(&dir.join(LEDGER_FILE))
+}
+
+fn read_ledger_file(path: &Path) -> Ledger {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             tracing::warn!(path = %path.display(), error = %e, "ledger is corrupt; rebuilding it");

@@ -38,8 +38,8 @@ pub struct NmView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NmDevice {
+    /// The IP interface (NetworkManager 1.42 does not publish its ifindex on D-Bus).
     pub interface: String,
-    pub ifindex: u32,
     pub profile: ProfileRef,
     pub mptcp_flags: u32,
     pub external: bool,
@@ -168,7 +168,6 @@ async fn read_device(
 
     Ok(Some(NmDevice {
         interface,
-        ifindex: prop_u32(&props, "Ifindex")?,
         profile,
         mptcp_flags: prop_opt_u32(&connection, "mptcp-flags")?.unwrap_or(0),
         external,

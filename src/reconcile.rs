@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -13,7 +12,7 @@ use crate::diff::{diff, Operation};
 use crate::error::Error;
 use crate::kernel::mptcp::{MptcpHandle, Refusal};
 use crate::kernel::{addresses, sysctl};
-use crate::ledger::{read_ledger, Ledger, LedgerStore, RUN_DIR};
+use crate::ledger::{read_ledger, run_dir, Ledger, LedgerStore};
 use crate::model::KernelEndpoint;
 use crate::nm;
 use crate::planner::{plan, Plan};
@@ -55,8 +54,10 @@ async fn gather(
         addresses::dump(),
         mptcp.endpoints()
     )?;
+    let ifindex_of = |name: &str| nix::net::if_::if_nametoindex(name).ok();
     let facts = HostFacts {
         kernel_addresses: &kernel_addresses,
+        ifindex_of: &ifindex_of,
         sysctl_enabled: sysctl::mptcp_enabled(),
         global_default: None,
         going_down,
@@ -71,7 +72,7 @@ async fn gather(
 
 /// Plan and diff without changing anything (and without waiting for the lock).
 pub async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
-    let ledger = read_ledger(&Path::new(RUN_DIR).join("ledger.json"));
+    let ledger = read_ledger(&run_dir());
     let mut mptcp = MptcpHandle::connect()?;
     let Gathered { plan, kernel } = gather(&mut mptcp, &ledger, going_down).await?;
     let operations = diff(&plan.endpoints, &kernel, &ledger);
@@ -84,7 +85,7 @@ pub async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
 
 /// Make the kernel hold what the plan asks for, under the lock.
 pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
-    let store = LedgerStore::lock(Path::new(RUN_DIR), LOCK_WAIT)?;
+    let store = LedgerStore::lock(&run_dir(), LOCK_WAIT)?;
     let ledger = store.load();
     let mut mptcp = MptcpHandle::connect()?;
     let Gathered { plan, kernel } = gather(&mut mptcp, &ledger, going_down).await?;

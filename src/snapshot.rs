@@ -17,6 +17,8 @@ const RT_TABLE_MAIN: u32 = 254;
 /// Facts gathered outside NetworkManager for one event.
 pub struct HostFacts<'a> {
     pub kernel_addresses: &'a [KernelAddress],
+    /// The kernel's ifindex for an interface name; `None` once it has vanished.
+    pub ifindex_of: &'a dyn Fn(&str) -> Option<u32>,
     pub sysctl_enabled: Option<bool>,
     pub global_default: Option<i64>,
     /// The interface the event takes down (pre-down, down), if any.
@@ -31,11 +33,17 @@ pub fn assemble(view: &NmView, facts: &HostFacts) -> HostSnapshot {
         nm_version: view.version.unwrap_or(FALLBACK_VERSION),
         sysctl_enabled: facts.sysctl_enabled,
         global_default: facts.global_default,
-        devices: view.devices.iter().map(|d| device_state(d, facts)).collect(),
+        devices: view
+            .devices
+            .iter()
+            .filter_map(|d| device_state(d, facts))
+            .collect(),
     }
 }
 
-fn device_state(device: &NmDevice, facts: &HostFacts) -> DeviceState {
+/// `None` when the interface vanished since NetworkManager listed it.
+fn device_state(device: &NmDevice, facts: &HostFacts) -> Option<DeviceState> {
+    let ifindex = (facts.ifindex_of)(&device.interface)?;
     let ineligible = if facts.going_down == Some(device.interface.as_str()) {
         Some(Ineligible::GoingDown)
     } else if device.external {
@@ -48,17 +56,17 @@ fn device_state(device: &NmDevice, facts: &HostFacts) -> DeviceState {
     let kernel: Vec<&KernelAddress> = facts
         .kernel_addresses
         .iter()
-        .filter(|a| a.ifindex == device.ifindex)
+        .filter(|a| a.ifindex == ifindex)
         .collect();
-    DeviceState {
+    Some(DeviceState {
         interface: device.interface.clone(),
-        ifindex: device.ifindex,
+        ifindex,
         profile: device.profile.clone(),
         mptcp_flags: device.mptcp_flags,
         ineligible,
         ipv4: family_state(&device.ipv4, &kernel, false),
         ipv6: family_state(&device.ipv6, &kernel, true),
-    }
+    })
 }
 
 fn family_state(family: &NmFamily, kernel: &[&KernelAddress], v6: bool) -> FamilyState {
@@ -167,7 +175,6 @@ mod tests {
     fn device(ipv4: NmFamily, ipv6: NmFamily) -> NmDevice {
         NmDevice {
             interface: "e0".into(),
-            ifindex: 2,
             profile: ProfileRef {
                 id: "p0".into(),
                 uuid: "u0".into(),
@@ -180,9 +187,14 @@ mod tests {
         }
     }
 
+    fn e0_is_2(name: &str) -> Option<u32> {
+        (name == "e0").then_some(2)
+    }
+
     fn facts(kernel: &[KernelAddress]) -> HostFacts<'_> {
         HostFacts {
             kernel_addresses: kernel,
+            ifindex_of: &e0_is_2,
             sysctl_enabled: Some(true),
             global_default: None,
             going_down: None,
@@ -273,6 +285,16 @@ mod tests {
         let host = assemble(&view, &facts(&kernel));
         let got: Vec<_> = host.devices[0].ipv6.addresses.iter().map(|a| a.address.to_string()).collect();
         assert_eq!(got, vec!["2001:db8::1", "fe80::1"]);
+    }
+
+    #[test]
+    fn a_vanished_interface_is_left_out() {
+        let mut view = NmView {
+            version: None,
+            devices: vec![device(v4("manual", &["192.0.2.2"]), v4("disabled", &[]))],
+        };
+        view.devices[0].interface = "gone0".into();
+        assert!(assemble(&view, &facts(&[])).devices.is_empty());
     }
 
     #[test]

@@ -1,0 +1,106 @@
+//! Bad input gets a clear one-line error and a distinct exit status, never a panic or a hang.
+//! These run the real binary with no NetworkManager, or with a bus where it is absent.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nm-mptcp");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
+    let run_dir = std::env::temp_dir().join(format!("nm-mptcp-cli-{}", std::process::id()));
+    let start = Instant::now();
+    let out = Command::new(BIN)
+        .args(args)
+        .env("NM_MPTCP_RUN_DIR", &run_dir)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run nm-mptcp");
+    (out, start.elapsed())
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn version_and_help() {
+    let (out, _) = run(&["--version"], &[]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("nm-mptcp {}", env!("CARGO_PKG_VERSION")));
+    let (out, _) = run(&["--help"], &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nm-mptcp IFACE ACTION"));
+}
+
+#[test]
+fn garbage_arguments_exit_2_with_one_clear_line() {
+    for args in [
+        vec![],
+        vec!["eth0"],
+        vec!["eth0", "up", "extra"],
+        vec!["../../etc", "up"],
+        vec!["eth0", "Up;reboot"],
+        vec!["plan", "--yaml"],
+        vec!["reconcile", "now"],
+    ] {
+        let (out, _) = run(&args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let first = stderr(&out).lines().next().unwrap_or_default().to_owned();
+        assert!(first.starts_with("nm-mptcp: "), "{args:?}: {first}");
+        assert!(!stderr(&out).contains("panicked"), "{args:?}");
+    }
+}
+
+#[test]
+fn actions_it_does_not_handle_exit_0_without_touching_anything() {
+    for action in ["hostname", "pre-up", "vpn-up", "dns-change", "device-add"] {
+        let (out, took) = run(&["eth0", action], &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent")]);
+        assert!(out.status.success(), "{action}: {}", stderr(&out));
+        assert!(took < Duration::from_secs(1), "{action} took {took:?}");
+    }
+}
+
+#[test]
+fn no_system_bus_is_exit_3_fast() {
+    let (out, took) = run(&["eth0", "up"], &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("system bus"), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+#[test]
+fn networkmanager_absent_from_the_bus_is_exit_3_fast() {
+    let dir = std::env::temp_dir().join(format!("nm-mptcp-bus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("bus");
+    let config = dir.join("bus.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "<busconfig><type>system</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
+             <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+             <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let mut bus = Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", config.display()))
+        .arg("--nofork")
+        .spawn()
+        .expect("dbus-daemon (apt-get install dbus)");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let address = format!("unix:path={}", socket.display());
+    let (out, took) = run(&["eth0", "up"], &[("DBUS_SYSTEM_BUS_ADDRESS", &address)]);
+    let (plan, _) = run(&["plan"], &[("DBUS_SYSTEM_BUS_ADDRESS", &address)]);
+    bus.kill().ok();
+    bus.wait().ok();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("NetworkManager"), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert_eq!(plan.status.code(), Some(3));
+}

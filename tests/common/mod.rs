@@ -1,0 +1,205 @@
+//! Integration-test harness: a real NetworkManager, nm-dispatcher, system bus and kernel in
+//! network namespaces (tests/lab/lab.sh), driven with nmcli and observed with ip(8).
+#![allow(dead_code)] // each test binary uses part of the harness
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const HOOK: &str = env!("CARGO_BIN_EXE_nm-mptcp");
+
+/// An endpoint as `ip mptcp endpoint show` prints it: (address, device, flags).
+pub type Endpoint = (String, String, String);
+
+fn lab_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh")
+}
+
+pub struct Lab {
+    pub name: String,
+}
+
+impl Lab {
+    /// Start a lab whose name is unique per test (and per process, for parallel runs).
+    pub fn start(tag: &str) -> Lab {
+        assert!(
+            nix_is_root(),
+            "integration tests need root (network namespaces, NetworkManager)"
+        );
+        let name = format!("{tag}{}", std::process::id() % 10000);
+        let lab = Lab { name };
+        lab.script(&["stop", &lab.name]);
+        let out = lab.script(&["start", &lab.name]);
+        assert!(
+            out.status.success(),
+            "lab {} did not start:\n{}{}",
+            lab.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab
+    }
+
+    fn script(&self, args: &[&str]) -> Output {
+        Command::new("bash")
+            .arg(lab_script())
+            .args(args)
+            .output()
+            .expect("run tests/lab/lab.sh")
+    }
+
+    /// Run a command inside the NetworkManager namespace; returns the raw output.
+    pub fn exec(&self, argv: &[&str]) -> Output {
+        let mut args = vec!["exec", self.name.as_str()];
+        args.extend_from_slice(argv);
+        self.script(&args)
+    }
+
+    /// Run a shell snippet inside the NetworkManager namespace; it must succeed.
+    pub fn sh(&self, script: &str) -> String {
+        let out = self.exec(&["bash", "-ec", script]);
+        assert!(
+            out.status.success(),
+            "in lab {}: {script}\nstdout: {}\nstderr: {}\nlogs:\n{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run a shell snippet in the peer namespace; it must succeed.
+    pub fn peer(&self, script: &str) -> String {
+        let out = self.script(&["peer", &self.name, "bash", "-ec", script]);
+        assert!(
+            out.status.success(),
+            "in peer of {}: {script}\n{}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A veth pair: `client` for NetworkManager, `server` up in the peer namespace.
+    pub fn link(&self, client: &str, server: &str) {
+        let out = self.script(&["link", &self.name, client, server]);
+        assert!(out.status.success(), "link {client}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// What NetworkManager reads as net.mptcp.enabled (the hook reads the real one).
+    pub fn nm_sysctl(&self, value: u8) {
+        let out = self.script(&["nm-sysctl", &self.name, &value.to_string()]);
+        assert!(out.status.success());
+    }
+
+    pub fn install_hook(&self) {
+        let out = self.script(&["hook", &self.name, HOOK]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn uninstall_hook(&self) {
+        let out = self.script(&["unhook", &self.name]);
+        assert!(out.status.success());
+    }
+
+    pub fn logs(&self) -> String {
+        String::from_utf8_lossy(&self.script(&["logs", &self.name]).stdout).into_owned()
+    }
+
+    /// Run nm-mptcp inside the lab.
+    pub fn nm_mptcp(&self, args: &[&str]) -> Output {
+        let mut argv = vec![HOOK];
+        argv.extend_from_slice(args);
+        self.exec(&argv)
+    }
+
+    /// The kernel's endpoints, as (address, device, flags) with ids left out.
+    pub fn endpoints(&self) -> BTreeSet<Endpoint> {
+        parse_endpoints(&self.sh("ip mptcp endpoint show"))
+    }
+
+    /// Wait until the kernel holds exactly `expected`; fail with the last state and the logs.
+    pub fn expect_endpoints(&self, expected: &[(&str, &str, &str)]) {
+        let expected: BTreeSet<Endpoint> = expected
+            .iter()
+            .map(|(a, d, f)| (a.to_string(), d.to_string(), f.to_string()))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let got = self.endpoints();
+            if got == expected {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "lab {}: endpoints\n  got      {got:?}\n  expected {expected:?}\nlogs:\n{}",
+                    self.name,
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Wait until the endpoint table has not changed for `quiet`.
+    pub fn settled_endpoints(&self, quiet: Duration) -> BTreeSet<Endpoint> {
+        let mut last = self.endpoints();
+        let mut since = Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while since.elapsed() < quiet && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.endpoints();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            }
+        }
+        last
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::env::var_os("LAB_KEEP").is_none() {
+            self.script(&["stop", &self.name]);
+        }
+    }
+}
+
+/// Parse `ip mptcp endpoint show` lines: `ADDR [port P] id N [flags...] [dev IF]`.
+pub fn parse_endpoints(text: &str) -> BTreeSet<Endpoint> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let mut flags = Vec::new();
+            let mut dev = String::new();
+            let mut i = 1;
+            while i < words.len() {
+                match words[i] {
+                    "id" | "port" => i += 1,
+                    "dev" => {
+                        dev = words.get(i + 1).unwrap_or(&"").to_string();
+                        i += 1;
+                    }
+                    flag => flags.push(flag),
+                }
+                i += 1;
+            }
+            (words[0].to_string(), dev, flags.join(" "))
+        })
+        .collect()
+}
+
+fn nix_is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Add an ethernet profile with nmcli; `extra` are further `property value` pairs.
+pub fn add_profile(lab: &Lab, name: &str, ifname: &str, extra: &str) {
+    lab.sh(&format!(
+        "nmcli connection add type ethernet ifname {ifname} con-name {name} autoconnect no {extra} >/dev/null"
+    ));
+}

@@ -1,0 +1,164 @@
+//! Never lose or steal state: foreign endpoints survive every event, racing reconciles
+//! converge, and more than 8 candidates give the best 8 without an error. Real
+//! NetworkManager lab, its own MPTCP support kept out of the way.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{add_profile, Endpoint, Lab, HOOK};
+
+fn endpoint(a: &str, d: &str, f: &str) -> Endpoint {
+    (a.to_string(), d.to_string(), f.to_string())
+}
+
+#[test]
+fn foreign_endpoints_survive_every_event() {
+    let lab = Lab::start("own");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    lab.link("e0", "s0");
+    lab.link("e1", "s1");
+    // Foreign endpoints: on an interface NetworkManager does not manage (lo), with a port,
+    // on a managed interface for an address outside NetworkManager's configuration, and one
+    // for an address the profile has, but with other flags (as mptcpd might leave it).
+    lab.sh(
+        "ip addr add 127.0.0.9/8 dev lo
+         ip mptcp endpoint add 127.0.0.9 dev lo signal
+         ip mptcp endpoint add 203.0.113.5 port 4242 signal
+         ip mptcp endpoint add 192.0.2.2 dev lo backup",
+    );
+    add_profile(&lab, "p0", "e0", "ipv4.method manual ipv4.addresses 192.0.2.2/24,192.0.2.3/24 ipv4.gateway 192.0.2.1 ipv6.method disabled connection.mptcp-flags subflow");
+    add_profile(&lab, "p1", "e1", "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled connection.mptcp-flags signal,also-without-default-route");
+    let foreign: BTreeSet<Endpoint> = [
+        endpoint("127.0.0.9", "lo", "signal"),
+        endpoint("203.0.113.5", "", "signal"),
+        endpoint("192.0.2.2", "lo", "backup"),
+    ]
+    .into();
+    assert_eq!(lab.endpoints(), foreign);
+
+    lab.sh("nmcli connection up p0 >/dev/null && nmcli connection up p1 >/dev/null");
+    lab.sh("ip addr add 192.0.2.77/24 dev e0 && ip mptcp endpoint add 192.0.2.77 dev e0 signal");
+    let mut expected: Vec<(&str, &str, &str)> = vec![
+        ("127.0.0.9", "lo", "signal"),
+        ("203.0.113.5", "", "signal"),
+        ("192.0.2.2", "lo", "backup"),
+        ("192.0.2.77", "e0", "signal"),
+        ("192.0.2.3", "e0", "subflow"),
+        ("198.51.100.2", "e1", "signal"),
+    ];
+    lab.expect_endpoints(&expected);
+
+    // The plan says why 192.0.2.2 got no endpoint of ours.
+    let plan = String::from_utf8_lossy(&lab.nm_mptcp(&["plan"]).stdout).into_owned();
+    assert!(plan.contains("foreign-endpoint"), "{plan}");
+
+    for event in [
+        "nmcli device reapply e0",
+        "nmcli connection modify p1 connection.mptcp-flags subflow,also-without-default-route && nmcli device reapply e1",
+    ] {
+        lab.sh(event);
+        if event.contains("subflow,also") {
+            expected[5] = ("198.51.100.2", "e1", "subflow");
+        }
+        lab.expect_endpoints(&expected);
+    }
+    let out = lab.nm_mptcp(&["reconcile"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    lab.expect_endpoints(&expected);
+
+    lab.sh("nmcli connection down p0 >/dev/null && nmcli connection down p1 >/dev/null");
+    lab.expect_endpoints(&expected[..4]);
+    // The hook ran as the dispatcher runs it, not only through our reconcile.
+    assert!(lab.logs().contains("reconciled"), "{}", lab.logs());
+}
+
+#[test]
+fn racing_reconciles_converge_and_the_ledger_matches() {
+    let lab = Lab::start("race");
+    lab.nm_sysctl(0);
+    for i in 0..3 {
+        lab.link(&format!("e{i}"), &format!("s{i}"));
+        add_profile(
+            &lab,
+            &format!("p{i}"),
+            &format!("e{i}"),
+            &format!("ipv4.method manual ipv4.addresses 10.{i}.0.2/24 ipv4.gateway 10.{i}.0.1 ipv6.method disabled connection.mptcp-flags subflow"),
+        );
+        lab.sh(&format!("nmcli connection up p{i} >/dev/null"));
+    }
+    assert!(lab.endpoints().is_empty(), "NetworkManager's own support should be off");
+    let results = lab.sh(&format!(
+        "for i in $(seq 16); do ( {HOOK} reconcile >/dev/null 2>&1; echo $? ) & done; wait"
+    ));
+    let codes: Vec<&str> = results.lines().collect();
+    assert_eq!(codes.len(), 16, "{results}");
+    assert!(codes.iter().all(|c| *c == "0"), "exit codes: {codes:?}");
+    let expected = [
+        ("10.0.0.2", "e0", "subflow"),
+        ("10.1.0.2", "e1", "subflow"),
+        ("10.2.0.2", "e2", "subflow"),
+    ];
+    lab.expect_endpoints(&expected);
+    // Exactly one endpoint per address (no duplicates from the race) and all of them ours.
+    assert_eq!(lab.sh("ip mptcp endpoint show | wc -l").trim(), "3");
+    let ledger: serde_json::Value =
+        serde_json::from_str(&lab.sh("cat /run/nm-mptcp/ledger.json")).unwrap();
+    let entries = ledger["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert!(entries.iter().all(|e| e["created"] == true));
+    assert_eq!(lab.sh("stat -c %a /run/nm-mptcp").trim(), "700");
+    // And idempotent: once more changes nothing.
+    let again = lab.nm_mptcp(&["reconcile"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 change(s)"));
+}
+
+#[test]
+fn more_than_eight_candidates_give_the_best_eight_and_exit_0() {
+    let lab = Lab::start("cap");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    lab.link("e0", "s0");
+    lab.link("e1", "s1");
+    let e0: Vec<String> = (1..=6).map(|i| format!("192.0.2.{i}/24")).collect();
+    let e1: Vec<String> = (1..=4).map(|i| format!("198.51.100.{i}/24")).collect();
+    add_profile(&lab, "p0", "e0", &format!("ipv4.method manual ipv4.addresses {} ipv4.gateway 192.0.2.254 ipv6.method disabled connection.mptcp-flags subflow", e0.join(",")));
+    add_profile(&lab, "p1", "e1", &format!("ipv4.method manual ipv4.addresses {} ipv4.gateway 198.51.100.254 ipv6.method disabled connection.mptcp-flags subflow", e1.join(",")));
+    lab.sh("nmcli connection up p0 >/dev/null");
+    lab.expect_endpoints(&[
+        ("192.0.2.1", "e0", "subflow"),
+        ("192.0.2.2", "e0", "subflow"),
+        ("192.0.2.3", "e0", "subflow"),
+        ("192.0.2.4", "e0", "subflow"),
+        ("192.0.2.5", "e0", "subflow"),
+        ("192.0.2.6", "e0", "subflow"),
+    ]);
+    // NetworkManager itself would keep all six of e0 and hit the kernel's limit for e1's
+    // third and fourth; nm-mptcp reaches the best 8 by NetworkManager's own priorities.
+    lab.sh("nmcli connection up p1 >/dev/null");
+    let best: Vec<(&str, &str, &str)> = vec![
+        ("192.0.2.1", "e0", "subflow"),
+        ("192.0.2.2", "e0", "subflow"),
+        ("192.0.2.3", "e0", "subflow"),
+        ("192.0.2.4", "e0", "subflow"),
+        ("198.51.100.1", "e1", "subflow"),
+        ("198.51.100.2", "e1", "subflow"),
+        ("198.51.100.3", "e1", "subflow"),
+        ("198.51.100.4", "e1", "subflow"),
+    ];
+    lab.expect_endpoints(&best);
+    let out = lab.nm_mptcp(&["reconcile"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&lab.nm_mptcp(&["plan", "--json"]).stdout).unwrap();
+    let capped: Vec<String> = plan["plan"]["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["addresses"].as_array().unwrap().clone())
+        .filter(|a| a["reason"] == "endpoint-cap")
+        .map(|a| a["address"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(capped, ["192.0.2.5", "192.0.2.6"]);
+    assert!(!lab.logs().contains("ERANGE"), "{}", lab.logs());
+}

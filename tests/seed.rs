@@ -1,0 +1,97 @@
+//! The RHEL chapter's scenario against a real NetworkManager 1.42 in a namespace lab, with
+//! NetworkManager's own MPTCP support kept out of the way (it reads net.mptcp.enabled = 0
+//! from a bind-mounted file), so every endpoint in the kernel is the hook's.
+
+mod common;
+
+use common::{add_profile, Lab};
+
+const SEED: &str = "signal,subflow,also-without-default-route";
+
+fn seed_lab(tag: &str) -> Lab {
+    let lab = Lab::start(tag);
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    for (client, server, server_address) in [
+        ("enp4s0f0", "s0", "192.0.2.1/24"),
+        ("enp4s0f1", "s1", "198.51.100.1/24"),
+        ("enp6s0", "s2", "192.0.2.3/24"),
+    ] {
+        lab.link(client, server);
+        lab.peer(&format!("ip addr add {server_address} dev {server}"));
+    }
+    add_profile(&lab, "p0", "enp4s0f0", "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled");
+    add_profile(&lab, "p1", "enp4s0f1", "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled");
+    add_profile(&lab, "p2", "enp6s0", "ipv4.method manual ipv4.addresses 192.0.2.5/24 ipv6.method disabled");
+    lab
+}
+
+#[test]
+fn seed_profiles_become_endpoints_follow_flag_changes_and_go_away_on_down() {
+    let lab = seed_lab("seed");
+    lab.sh(&format!(
+        "for p in p0 p1 p2; do nmcli connection modify $p connection.mptcp-flags {SEED}; nmcli connection up $p >/dev/null; done"
+    ));
+    lab.expect_endpoints(&[
+        ("192.0.2.2", "enp4s0f0", "signal subflow"),
+        ("198.51.100.2", "enp4s0f1", "signal subflow"),
+        ("192.0.2.5", "enp6s0", "signal subflow"),
+    ]);
+
+    // A modify alone changes nothing (NetworkManager acts on the applied connection)...
+    lab.sh("nmcli connection modify p1 connection.mptcp-flags subflow,backup,also-without-default-route");
+    lab.sh("nmcli connection modify p2 connection.mptcp-flags enabled,also-without-default-route");
+    lab.sh(&format!("{} reconcile", common::HOOK));
+    lab.expect_endpoints(&[
+        ("192.0.2.2", "enp4s0f0", "signal subflow"),
+        ("198.51.100.2", "enp4s0f1", "signal subflow"),
+        ("192.0.2.5", "enp6s0", "signal subflow"),
+    ]);
+    // ...a reapply does; `enabled` alone gives an endpoint without kernel flags.
+    lab.sh("nmcli device reapply enp4s0f1 && nmcli device reapply enp6s0");
+    lab.expect_endpoints(&[
+        ("192.0.2.2", "enp4s0f0", "signal subflow"),
+        ("198.51.100.2", "enp4s0f1", "subflow backup"),
+        ("192.0.2.5", "enp6s0", ""),
+    ]);
+
+    // Without also-without-default-route only the profile with a gateway keeps its endpoint.
+    lab.sh("for p in p0 p1 p2; do nmcli connection modify $p connection.mptcp-flags signal,subflow; done");
+    lab.sh("nmcli device reapply enp4s0f0 && nmcli device reapply enp4s0f1 && nmcli device reapply enp6s0");
+    lab.expect_endpoints(&[("192.0.2.2", "enp4s0f0", "signal subflow")]);
+
+    // `disabled` removes it; `default` (0) brings back NetworkManager 1.42's enabled,subflow.
+    lab.sh("nmcli connection modify p0 connection.mptcp-flags disabled && nmcli device reapply enp4s0f0");
+    lab.expect_endpoints(&[]);
+    lab.sh("nmcli connection modify p0 connection.mptcp-flags default && nmcli device reapply enp4s0f0");
+    lab.expect_endpoints(&[("192.0.2.2", "enp4s0f0", "subflow")]);
+
+    lab.sh("nmcli connection down p0 >/dev/null");
+    lab.expect_endpoints(&[]);
+    // NetworkManager added none of these itself: its log shows no MPTCP endpoint of its own.
+    let ledger = lab.sh("cat /run/nm-mptcp/ledger.json");
+    assert!(ledger.contains("\"entries\": []"), "ledger after down: {ledger}");
+}
+
+#[test]
+fn plan_explains_every_address_and_changes_nothing() {
+    let lab = seed_lab("plan");
+    lab.sh("nmcli connection modify p0 connection.mptcp-flags signal,subflow");
+    lab.sh("nmcli connection modify p1 connection.mptcp-flags signal,subflow");
+    lab.uninstall_hook();
+    lab.sh("nmcli connection up p0 >/dev/null && nmcli connection up p1 >/dev/null");
+    let out = lab.nm_mptcp(&["plan", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let devices = plan["plan"]["devices"].as_array().unwrap();
+    let find = |ifname: &str| devices.iter().find(|d| d["interface"] == ifname).unwrap().clone();
+    assert_eq!(find("enp4s0f0")["addresses"][0]["decision"], "endpoint");
+    assert_eq!(find("enp4s0f1")["addresses"][0]["reason"], "no-default-route");
+    assert_eq!(plan["operations"][0]["op"], "add");
+    assert_eq!(plan["plan"]["nm_version"], "1.42.4");
+    // Nothing was applied.
+    assert!(lab.endpoints().is_empty());
+    let text = lab.nm_mptcp(&["plan"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("would add 192.0.2.2 dev enp4s0f0 signal subflow"), "{text}");
+}
