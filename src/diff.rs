@@ -51,7 +51,11 @@ impl Serialize for DeleteReason {
 }
 
 /// Deletions first (they free slots), then additions in plan order.
-pub fn diff(desired: &[DesiredEndpoint], kernel: &[KernelEndpoint], ledger: &Ledger) -> Vec<Operation> {
+pub fn diff(
+    desired: &[DesiredEndpoint],
+    kernel: &[KernelEndpoint],
+    ledger: &Ledger,
+) -> Vec<Operation> {
     let mut deletes = Vec::new();
     let mut adds = Vec::new();
     for k in kernel {
@@ -137,7 +141,13 @@ mod tests {
     fn empty_kernel_gets_every_desired_endpoint() {
         let desired = [want("192.0.2.2", 2, SUB), want("192.0.2.3", 3, SUB)];
         let ops = diff(&desired, &[], &Ledger::default());
-        assert_eq!(ops, vec![Operation::Add(desired[0].clone()), Operation::Add(desired[1].clone())]);
+        assert_eq!(
+            ops,
+            vec![
+                Operation::Add(desired[0].clone()),
+                Operation::Add(desired[1].clone())
+            ]
+        );
     }
 
     #[test]
@@ -205,7 +215,13 @@ mod tests {
         implicit.ifindex = None;
         let ops = diff(&desired, &[implicit], &Ledger::default());
         assert_eq!(ops.len(), 2);
-        assert!(matches!(ops[0], Operation::Delete { why: DeleteReason::ImplicitReplaced, .. }));
+        assert!(matches!(
+            ops[0],
+            Operation::Delete {
+                why: DeleteReason::ImplicitReplaced,
+                ..
+            }
+        ));
     }
 
     fn arb_flags() -> impl Strategy<Value = EndpointFlags> {

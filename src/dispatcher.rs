@@ -65,7 +65,9 @@ pub fn parse(args: &[String]) -> Result<Event, Error> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        return Err(Error::usage(format!("invalid dispatcher action {action:?}")));
+        return Err(Error::usage(format!(
+            "invalid dispatcher action {action:?}"
+        )));
     }
     let interface = match interface.as_str() {
         "" | "none" => None,
@@ -83,7 +85,9 @@ fn valid_interface_name(name: &str) -> bool {
     name.len() < 16
         && name != "."
         && name != ".."
-        && !name.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
 }
 
 #[cfg(test)]
@@ -103,7 +107,10 @@ mod tests {
         let e = parse(&args(&["none", "connectivity-change"])).unwrap();
         assert_eq!(e.interface, None);
         assert_eq!(e.going_down(), None);
-        assert_eq!(parse(&args(&["", "hostname"])).unwrap().action, Action::Ignored("hostname".into()));
+        assert_eq!(
+            parse(&args(&["", "hostname"])).unwrap().action,
+            Action::Ignored("hostname".into())
+        );
         assert_eq!(parse(&args(&["e0", "up"])).unwrap().going_down(), None);
     }
 

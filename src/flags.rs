@@ -45,7 +45,10 @@ const PROFILE_NAMES: [(MptcpFlags, &str); 9] = [
     (MptcpFlags::DISABLED, "disabled"),
     (MptcpFlags::ENABLED, "enabled"),
     (MptcpFlags::ALSO_WITHOUT_SYSCTL, "also-without-sysctl"),
-    (MptcpFlags::ALSO_WITHOUT_DEFAULT_ROUTE, "also-without-default-route"),
+    (
+        MptcpFlags::ALSO_WITHOUT_DEFAULT_ROUTE,
+        "also-without-default-route",
+    ),
     (MptcpFlags::SIGNAL, "signal"),
     (MptcpFlags::SUBFLOW, "subflow"),
     (MptcpFlags::BACKUP, "backup"),
@@ -118,10 +121,7 @@ impl MptcpFlags {
                 _ => (nm.default_flags().bits(), FlagsSource::BuiltIn),
             }
         };
-        (
-            MptcpFlags::from_bits_retain(raw).normalize(nm),
-            source,
-        )
+        (MptcpFlags::from_bits_retain(raw).normalize(nm), source)
     }
 
     /// The kernel endpoint flags these profile flags ask for.

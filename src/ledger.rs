@@ -152,7 +152,10 @@ impl LedgerStore {
                     if Instant::now() >= deadline {
                         return Err(Error::new(
                             ErrorKind::Busy,
-                            format!("another nm-mptcp held the lock in {} for {wait:?}", dir.display()),
+                            format!(
+                                "another nm-mptcp held the lock in {} for {wait:?}",
+                                dir.display()
+                            ),
                         ));
                     }
                     file = returned;
@@ -184,7 +187,10 @@ impl LedgerStore {
             fs::rename(&tmp, &path)
         };
         write().map_err(|e| {
-            Error::new(ErrorKind::State, format!("cannot write {}: {e}", path.display()))
+            Error::new(
+                ErrorKind::State,
+                format!("cannot write {}: {e}", path.display()),
+            )
         })
     }
 }
@@ -244,9 +250,19 @@ mod tests {
     #[test]
     fn after_apply_records_created_adopted_and_undeleted() {
         let old = Ledger {
-            entries: vec![LedgerEntry::from_kernel(&k(3, "192.0.2.9"), "e0", None, true)],
+            entries: vec![LedgerEntry::from_kernel(
+                &k(3, "192.0.2.9"),
+                "e0",
+                None,
+                true,
+            )],
         };
-        let kernel = [k(1, "192.0.2.1"), k(2, "192.0.2.2"), k(3, "192.0.2.9"), k(4, "203.0.113.1")];
+        let kernel = [
+            k(1, "192.0.2.1"),
+            k(2, "192.0.2.2"),
+            k(3, "192.0.2.9"),
+            k(4, "203.0.113.1"),
+        ];
         let added: HashSet<IpAddr> = ["192.0.2.1".parse().unwrap()].into();
         let new = old.after_apply(&[d("192.0.2.1"), d("192.0.2.2")], &kernel, &added);
         let summary: Vec<_> = new.entries.iter().map(|e| (e.id, e.created)).collect();
@@ -259,14 +275,22 @@ mod tests {
         let store = LedgerStore::lock(&dir, Duration::from_millis(50)).unwrap();
         assert_eq!(store.load(), Ledger::default());
         let ledger = Ledger {
-            entries: vec![LedgerEntry::from_kernel(&k(1, "192.0.2.1"), "e0", None, true)],
+            entries: vec![LedgerEntry::from_kernel(
+                &k(1, "192.0.2.1"),
+                "e0",
+                None,
+                true,
+            )],
         };
         store.save(&ledger).unwrap();
         assert_eq!(store.load(), ledger);
         fs::write(dir.join(LEDGER_FILE), b"{not json").unwrap();
         assert_eq!(store.load(), Ledger::default());
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         drop(store);
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -275,7 +299,9 @@ mod tests {
     fn second_locker_waits_then_gives_up_with_busy() {
         let dir = temp_dir("lock");
         let _held = LedgerStore::lock(&dir, Duration::from_millis(50)).unwrap();
-        let err = LedgerStore::lock(&dir, Duration::from_millis(30)).err().unwrap();
+        let err = LedgerStore::lock(&dir, Duration::from_millis(30))
+            .err()
+            .unwrap();
         assert_eq!(err.kind, ErrorKind::Busy);
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -33,9 +33,17 @@ fn main() -> ExitCode {
     }
     let hook = !matches!(first, Some("reconcile" | "plan"));
     logging(hook);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
-        Err(e) => return fail(&Error::new(nm_mptcp::error::ErrorKind::State, format!("cannot start: {e}"))),
+        Err(e) => {
+            return fail(&Error::new(
+                nm_mptcp::error::ErrorKind::State,
+                format!("cannot start: {e}"),
+            ))
+        }
     };
     let result = runtime.block_on(async {
         match first {
@@ -53,7 +61,11 @@ fn main() -> ExitCode {
 
 /// The hook logs only what matters to NetworkManager's log; commands say more.
 fn logging(hook: bool) {
-    nm_mptcp::logging::init(if hook { LevelFilter::INFO } else { LevelFilter::WARN });
+    nm_mptcp::logging::init(if hook {
+        LevelFilter::INFO
+    } else {
+        LevelFilter::WARN
+    });
 }
 
 fn fail(error: &Error) -> ExitCode {

@@ -8,6 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::flags::EndpointFlags;
 use crate::nm_version::NmVersion;
 
+/// The stable kebab-case code serde gives a unit variant (reasons, sources), for text output.
+pub fn code<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(code)) => code,
+        _ => String::new(),
+    }
+}
+
 /// The kernel's per-namespace endpoint limit (`MPTCP_PM_ADDR_MAX`).
 pub const KERNEL_ENDPOINT_CAP: usize = 8;
 

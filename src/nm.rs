@@ -101,7 +101,12 @@ async fn read_unbounded() -> Result<NmView, Error> {
     // Object paths number activations in order; NetworkManager ranks equal priorities by it.
     actives.sort_by_key(|p| activation_number(p.as_str()));
 
-    let active_props = try_join_all(actives.iter().map(|p| get_all(&bus, p.as_str(), IFACE_ACTIVE))).await?;
+    let active_props = try_join_all(
+        actives
+            .iter()
+            .map(|p| get_all(&bus, p.as_str(), IFACE_ACTIVE)),
+    )
+    .await?;
     let mut work = Vec::new();
     for props in &active_props {
         if prop_bool(props, "Vpn")? {
@@ -213,12 +218,21 @@ fn family(settings: &Settings, group: &str) -> Result<NmFamily, Error> {
 }
 
 fn activation_number(path: &str) -> u64 {
-    path.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
+    path.rsplit('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX)
 }
 
 async fn get_all(bus: &Connection, path: &str, interface: &str) -> Result<Props, Error> {
     let reply = bus
-        .call_method(Some(BUS_NAME), path, Some(IFACE_PROPERTIES), "GetAll", &(interface,))
+        .call_method(
+            Some(BUS_NAME),
+            path,
+            Some(IFACE_PROPERTIES),
+            "GetAll",
+            &(interface,),
+        )
         .await
         .map_err(|e| Error::nm(format!("{interface} of {path}: {e}")))?;
     reply
@@ -230,14 +244,24 @@ async fn get_all(bus: &Connection, path: &str, interface: &str) -> Result<Props,
 /// The applied connection, or `None` when the device has none any more (it went down).
 async fn applied_connection(bus: &Connection, path: &str) -> Result<Option<Settings>, Error> {
     let reply = bus
-        .call_method(Some(BUS_NAME), path, Some(IFACE_DEVICE), "GetAppliedConnection", &(0u32,))
+        .call_method(
+            Some(BUS_NAME),
+            path,
+            Some(IFACE_DEVICE),
+            "GetAppliedConnection",
+            &(0u32,),
+        )
         .await;
     match reply {
         Ok(reply) => reply
             .body()
             .deserialize::<(Settings, u64)>()
             .map(|(settings, _)| Some(settings))
-            .map_err(|e| Error::nm(format!("GetAppliedConnection of {path}: unexpected reply: {e}"))),
+            .map_err(|e| {
+                Error::nm(format!(
+                    "GetAppliedConnection of {path}: unexpected reply: {e}"
+                ))
+            }),
         Err(zbus::Error::MethodError(name, _, _))
             if name.as_str() == "org.freedesktop.NetworkManager.Device.NotActive" =>
         {
@@ -260,15 +284,20 @@ async fn options(
     let mut props = get_all(bus, path.as_str(), interface).await?;
     // DHCP configurations keep their lease in an `Options` dictionary.
     match props.remove("Options") {
-        Some(options) => Ok(Some(
-            Props::try_from(options).map_err(|e| Error::nm(format!("{interface}.Options: {e}")))?,
-        )),
+        Some(options) => {
+            Ok(Some(Props::try_from(options).map_err(|e| {
+                Error::nm(format!("{interface}.Options: {e}"))
+            })?))
+        }
         None => Ok(Some(props)),
     }
 }
 
 fn option_str(options: &Props, key: &str) -> Option<String> {
-    options.get(key).and_then(|v| <&str>::try_from(v).ok()).map(str::to_owned)
+    options
+        .get(key)
+        .and_then(|v| <&str>::try_from(v).ok())
+        .map(str::to_owned)
 }
 
 fn wrong_type(key: &str, expected: &str, e: impl std::fmt::Display) -> Error {
@@ -278,7 +307,11 @@ fn wrong_type(key: &str, expected: &str, e: impl std::fmt::Display) -> Error {
 fn prop_str(props: &Props, key: &str) -> Result<Option<String>, Error> {
     props
         .get(key)
-        .map(|v| <&str>::try_from(v).map(str::to_owned).map_err(|e| wrong_type(key, "a string", e)))
+        .map(|v| {
+            <&str>::try_from(v)
+                .map(str::to_owned)
+                .map_err(|e| wrong_type(key, "a string", e))
+        })
         .transpose()
 }
 
@@ -308,8 +341,12 @@ fn prop_path(props: &Props, key: &str) -> Result<Option<OwnedObjectPath>, Error>
     let Some(value) = props.get(key) else {
         return Ok(None);
     };
-    let path = OwnedObjectPath::try_from(value.try_clone().map_err(|e| wrong_type(key, "a path", e))?)
-        .map_err(|e| wrong_type(key, "an object path", e))?;
+    let path = OwnedObjectPath::try_from(
+        value
+            .try_clone()
+            .map_err(|e| wrong_type(key, "a path", e))?,
+    )
+    .map_err(|e| wrong_type(key, "an object path", e))?;
     Ok((path.as_str() != "/").then_some(path))
 }
 
@@ -325,8 +362,12 @@ fn prop_dicts(props: &Props, key: &str) -> Result<Vec<Props>, Error> {
     let Some(value) = props.get(key) else {
         return Ok(Vec::new());
     };
-    Vec::<Props>::try_from(value.try_clone().map_err(|e| wrong_type(key, "a list", e))?)
-        .map_err(|e| wrong_type(key, "an array of dictionaries", e))
+    Vec::<Props>::try_from(
+        value
+            .try_clone()
+            .map_err(|e| wrong_type(key, "a list", e))?,
+    )
+    .map_err(|e| wrong_type(key, "an array of dictionaries", e))
 }
 
 #[cfg(test)]
@@ -352,14 +393,20 @@ mod tests {
 
     #[test]
     fn activation_numbers_order_active_connections() {
-        assert_eq!(activation_number("/org/freedesktop/NetworkManager/ActiveConnection/12"), 12);
+        assert_eq!(
+            activation_number("/org/freedesktop/NetworkManager/ActiveConnection/12"),
+            12
+        );
         assert_eq!(activation_number("/x/y"), u64::MAX);
     }
 
     #[test]
     fn family_reads_address_data_routes_and_defaults() {
-        let address: HashMap<String, Value<'static>> =
-            [("address".to_owned(), Value::from("192.0.2.2")), ("prefix".to_owned(), Value::from(24u32))].into();
+        let address: HashMap<String, Value<'static>> = [
+            ("address".to_owned(), Value::from("192.0.2.2")),
+            ("prefix".to_owned(), Value::from(24u32)),
+        ]
+        .into();
         let route: HashMap<String, Value<'static>> = [
             ("dest".to_owned(), Value::from("0.0.0.0")),
             ("prefix".to_owned(), Value::from(0u32)),

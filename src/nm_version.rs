@@ -84,7 +84,11 @@ impl FromStr for NmVersion {
                 .parse()
                 .map_err(|_| format!("NetworkManager version {text:?} has no numeric {name}"))
         };
-        Ok(NmVersion::new(next("major")?, next("minor")?, next("micro")?))
+        Ok(NmVersion::new(
+            next("major")?,
+            next("minor")?,
+            next("micro")?,
+        ))
     }
 }
 

@@ -347,14 +347,24 @@ mod tests {
     fn summary(plan: &Plan) -> Vec<(String, String, String)> {
         plan.endpoints
             .iter()
-            .map(|e| (e.address.to_string(), e.interface.clone(), e.flags.to_string()))
+            .map(|e| {
+                (
+                    e.address.to_string(),
+                    e.interface.clone(),
+                    e.flags.to_string(),
+                )
+            })
             .collect()
     }
 
     fn reasons(plan: &Plan) -> Vec<(String, Reason)> {
         plan.devices
             .iter()
-            .flat_map(|d| d.addresses.iter().map(|a| (a.address.to_string(), a.reason)))
+            .flat_map(|d| {
+                d.addresses
+                    .iter()
+                    .map(|a| (a.address.to_string(), a.reason))
+            })
             .collect()
     }
 
@@ -364,8 +374,16 @@ mod tests {
         assert_eq!(
             summary(&plan),
             vec![
-                ("192.0.2.2".into(), "enp4s0f0".into(), "signal subflow".into()),
-                ("198.51.100.2".into(), "enp4s0f1".into(), "signal subflow".into()),
+                (
+                    "192.0.2.2".into(),
+                    "enp4s0f0".into(),
+                    "signal subflow".into()
+                ),
+                (
+                    "198.51.100.2".into(),
+                    "enp4s0f1".into(),
+                    "signal subflow".into()
+                ),
                 ("192.0.2.5".into(), "enp6s0".into(), "signal subflow".into()),
             ]
         );
@@ -380,7 +398,10 @@ mod tests {
         let plan = plan(&host, &[]);
         assert_eq!(plan.endpoints.len(), 1);
         assert_eq!(plan.endpoints[0].interface, "enp4s0f0");
-        assert_eq!(reasons(&plan)[1], ("198.51.100.2".into(), Reason::NoDefaultRoute));
+        assert_eq!(
+            reasons(&plan)[1],
+            ("198.51.100.2".into(), Reason::NoDefaultRoute)
+        );
     }
 
     #[test]
@@ -449,7 +470,11 @@ mod tests {
             &["169.254.1.1", "192.0.2.2", "192.0.2.3"],
         )]);
         let plan = plan(&host, &[]);
-        let priorities: Vec<_> = plan.devices[0].addresses.iter().map(|a| a.priority).collect();
+        let priorities: Vec<_> = plan.devices[0]
+            .addresses
+            .iter()
+            .map(|a| a.priority)
+            .collect();
         assert_eq!(priorities, vec![None, Some(99), Some(98)]);
     }
 
@@ -460,7 +485,10 @@ mod tests {
             device("e1", 3, 0x12, true, &["192.0.2.9"]),
         ]);
         let plan = plan(&host, &[]);
-        assert_eq!(summary(&plan), vec![("192.0.2.9".into(), "e0".into(), "subflow".into())]);
+        assert_eq!(
+            summary(&plan),
+            vec![("192.0.2.9".into(), "e0".into(), "subflow".into())]
+        );
         assert_eq!(reasons(&plan)[1].1, Reason::Duplicate);
     }
 
@@ -475,7 +503,11 @@ mod tests {
             device("e1", 3, 0x22, true, &e1),
         ]);
         let plan = plan(&host, &[]);
-        let got: Vec<String> = plan.endpoints.iter().map(|e| e.address.to_string()).collect();
+        let got: Vec<String> = plan
+            .endpoints
+            .iter()
+            .map(|e| e.address.to_string())
+            .collect();
         assert_eq!(
             got,
             [
@@ -562,7 +594,10 @@ mod tests {
         };
         let plan = plan(&host, &[]);
         assert_eq!(summary(&plan).len(), 1);
-        assert_eq!(reasons(&plan)[1], ("2001:db8::1".into(), Reason::NoDefaultRoute));
+        assert_eq!(
+            reasons(&plan)[1],
+            ("2001:db8::1".into(), Reason::NoDefaultRoute)
+        );
     }
 
     const V4_NETS: [[u8; 3]; 4] = [[192, 0, 2], [198, 51, 100], [169, 254, 1], [10, 0, 0]];
@@ -599,7 +634,16 @@ mod tests {
             let v6 = v6
                 .into_iter()
                 .map(|(net, host)| {
-                    candidate(IpAddr::from([V6_NETS[net as usize], 0xdb8, 0, 0, 0, 0, 0, host]))
+                    candidate(IpAddr::from([
+                        V6_NETS[net as usize],
+                        0xdb8,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        host,
+                    ]))
                 })
                 .collect();
             let mut d = device(&format!("e{index}"), index + 2, f, gw4, &[]);

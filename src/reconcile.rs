@@ -49,11 +49,8 @@ async fn gather(
     ledger: &Ledger,
     going_down: Option<&str>,
 ) -> Result<Gathered, Error> {
-    let (view, kernel_addresses, kernel) = futures_util::try_join!(
-        nm::read(NM_TIMEOUT),
-        addresses::dump(),
-        mptcp.endpoints()
-    )?;
+    let (view, kernel_addresses, kernel) =
+        futures_util::try_join!(nm::read(NM_TIMEOUT), addresses::dump(), mptcp.endpoints())?;
     let ifindex_of = |name: &str| nix::net::if_::if_nametoindex(name).ok();
     let facts = HostFacts {
         kernel_addresses: &kernel_addresses,
@@ -102,7 +99,9 @@ pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
                 }
             }
             // Already gone: the goal of a delete.
-            Err(Refusal { errno: Errno::ENOENT }) if matches!(operation, Operation::Delete { .. }) => {}
+            Err(Refusal {
+                errno: Errno::ENOENT,
+            }) if matches!(operation, Operation::Delete { .. }) => {}
             Err(refusal) => refused.push((operation, refusal)),
         }
     }

@@ -126,7 +126,11 @@ fn is_link_local_v6(address: IpAddr) -> bool {
 /// from the profile's gateway or routes, or from DHCP / router advertisements.
 pub fn has_default_route(family: &NmFamily, v6: bool) -> bool {
     let in_main = |table: u32| {
-        let table = if table == 0 { family.route_table } else { table };
+        let table = if table == 0 {
+            family.route_table
+        } else {
+            table
+        };
         table == 0 || table == RT_TABLE_MAIN
     };
     let auto_method = if v6 {
@@ -135,10 +139,8 @@ pub fn has_default_route(family: &NmFamily, v6: bool) -> bool {
         family.method == "auto"
     };
     let from_gateway = family.gateway.is_some() && !family.never_default;
-    let from_auto = auto_method
-        && family.auto_gateway
-        && !family.never_default
-        && !family.ignore_auto_routes;
+    let from_auto =
+        auto_method && family.auto_gateway && !family.never_default && !family.ignore_auto_routes;
     let from_routes = family.routes.iter().any(|r| {
         r.prefix == 0
             && r.dest.parse::<IpAddr>().is_ok_and(|d| d.is_unspecified())
@@ -283,7 +285,12 @@ mod tests {
             devices: vec![device(v4("disabled", &[]), v4("auto", &[]))],
         };
         let host = assemble(&view, &facts(&kernel));
-        let got: Vec<_> = host.devices[0].ipv6.addresses.iter().map(|a| a.address.to_string()).collect();
+        let got: Vec<_> = host.devices[0]
+            .ipv6
+            .addresses
+            .iter()
+            .map(|a| a.address.to_string())
+            .collect();
         assert_eq!(got, vec!["2001:db8::1", "fe80::1"]);
     }
 
@@ -305,11 +312,20 @@ mod tests {
         };
         let mut f = facts(&[]);
         f.going_down = Some("e0");
-        assert_eq!(assemble(&view, &f).devices[0].ineligible, Some(Ineligible::GoingDown));
+        assert_eq!(
+            assemble(&view, &f).devices[0].ineligible,
+            Some(Ineligible::GoingDown)
+        );
         view.devices[0].external = true;
-        assert_eq!(assemble(&view, &facts(&[])).devices[0].ineligible, Some(Ineligible::External));
+        assert_eq!(
+            assemble(&view, &facts(&[])).devices[0].ineligible,
+            Some(Ineligible::External)
+        );
         view.devices[0].external = false;
         view.devices[0].port = true;
-        assert_eq!(assemble(&view, &facts(&[])).devices[0].ineligible, Some(Ineligible::Port));
+        assert_eq!(
+            assemble(&view, &facts(&[])).devices[0].ineligible,
+            Some(Ineligible::Port)
+        );
     }
 }

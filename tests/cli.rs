@@ -27,7 +27,10 @@ fn stderr(out: &Output) -> String {
 fn version_and_help() {
     let (out, _) = run(&["--version"], &[]);
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("nm-mptcp {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("nm-mptcp {}", env!("CARGO_PKG_VERSION"))
+    );
     let (out, _) = run(&["--help"], &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("nm-mptcp IFACE ACTION"));
 }
@@ -54,7 +57,10 @@ fn garbage_arguments_exit_2_with_one_clear_line() {
 #[test]
 fn actions_it_does_not_handle_exit_0_without_touching_anything() {
     for action in ["hostname", "pre-up", "vpn-up", "dns-change", "device-add"] {
-        let (out, took) = run(&["eth0", action], &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent")]);
+        let (out, took) = run(
+            &["eth0", action],
+            &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent")],
+        );
         assert!(out.status.success(), "{action}: {}", stderr(&out));
         assert!(took < Duration::from_secs(1), "{action} took {took:?}");
     }
@@ -62,7 +68,10 @@ fn actions_it_does_not_handle_exit_0_without_touching_anything() {
 
 #[test]
 fn no_system_bus_is_exit_3_fast() {
-    let (out, took) = run(&["eth0", "up"], &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")]);
+    let (out, took) = run(
+        &["eth0", "up"],
+        &[("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("system bus"), "{}", stderr(&out));
     assert!(took < Duration::from_secs(4), "took {took:?}");

@@ -26,7 +26,15 @@ fn transfer_script() -> String {
 /// its moment. Returns the bytes received in each second.
 fn transfer(lab: &Lab, tcp: bool, seconds: u32, during: Option<(Duration, &dyn Fn())>) -> Vec<u64> {
     let mut server = Command::new("ip")
-        .args(["netns", "exec", &format!("{}-s", lab.name), "python3", &transfer_script(), "serve", "5201"])
+        .args([
+            "netns",
+            "exec",
+            &format!("{}-s", lab.name),
+            "python3",
+            &transfer_script(),
+            "serve",
+            "5201",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the transfer server");
@@ -69,7 +77,10 @@ fn shape(lab: &Lab, device: &str) {
 
 #[test]
 fn three_shaped_links_aggregate_and_survive_the_first_going_down() {
-    assert!(Path::new("/proc/sys/net/mptcp/enabled").exists(), "kernel without MPTCP");
+    assert!(
+        Path::new("/proc/sys/net/mptcp/enabled").exists(),
+        "kernel without MPTCP"
+    );
     let lab = Lab::start("data");
     lab.nm_sysctl(0);
     lab.install_hook();
@@ -112,8 +123,14 @@ fn three_shaped_links_aggregate_and_survive_the_first_going_down() {
         100.0 * multi / sum,
         multi / single
     );
-    assert!(multi >= 0.8 * sum, "MPTCP reached {multi:.1} Mbit/s, under 80% of {sum}");
-    assert!(multi > 2.0 * single, "no aggregation: {multi:.1} vs single {single:.1}");
+    assert!(
+        multi >= 0.8 * sum,
+        "MPTCP reached {multi:.1} Mbit/s, under 80% of {sum}"
+    );
+    assert!(
+        multi > 2.0 * single,
+        "no aggregation: {multi:.1} vs single {single:.1}"
+    );
 
     // Take the first link (the one the connection started on) down mid-transfer.
     let down = || {

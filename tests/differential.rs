@@ -79,7 +79,10 @@ fn random_profile(rng: &mut Rng, device: usize, budget: &mut usize) -> String {
     if v4.is_empty() {
         props.push("ipv4.method disabled".into());
     } else {
-        props.push(format!("ipv4.method manual ipv4.addresses {}", v4.join(",")));
+        props.push(format!(
+            "ipv4.method manual ipv4.addresses {}",
+            v4.join(",")
+        ));
         if rng.chance(50) {
             props.push(format!("ipv4.gateway 10.{net}.0.254"));
         }
@@ -99,7 +102,10 @@ fn random_profile(rng: &mut Rng, device: usize, budget: &mut usize) -> String {
         if v6.is_empty() {
             props.push("ipv6.method disabled".into());
         } else {
-            props.push(format!("ipv6.method manual ipv6.addresses {}", v6.join(",")));
+            props.push(format!(
+                "ipv6.method manual ipv6.addresses {}",
+                v6.join(",")
+            ));
             if rng.chance(50) {
                 props.push(format!("ipv6.gateway 2001:db8:{net}::ffff"));
             }
@@ -119,7 +125,7 @@ fn reconcile_equals_networkmanager_native_endpoints() {
     let seed: u64 = std::env::var("NM_MPTCP_DIFF_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x6d70_7463_70);
+        .unwrap_or(0x006d_7074_6370);
     let mut rng = Rng(seed | 1);
 
     let lab = Lab::start("diff");

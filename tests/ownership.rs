@@ -22,17 +22,15 @@ fn foreign_endpoints_survive_every_event() {
     // Foreign endpoints: on an interface NetworkManager does not manage (lo), with a port,
     // on a managed interface for an address outside NetworkManager's configuration, and one
     // for an address the profile has, but with other flags (as mptcpd might leave it).
-    lab.sh(
-        "ip addr add 127.0.0.9/8 dev lo
+    lab.sh("ip addr add 127.0.0.9/8 dev lo
          ip mptcp endpoint add 127.0.0.9 dev lo signal
-         ip mptcp endpoint add 203.0.113.5 port 4242 signal
-         ip mptcp endpoint add 192.0.2.2 dev lo backup",
-    );
+         ip addr add 127.0.0.10/8 dev lo && ip mptcp endpoint add 127.0.0.10 port 4242 signal
+         ip mptcp endpoint add 192.0.2.2 dev lo backup");
     add_profile(&lab, "p0", "e0", "ipv4.method manual ipv4.addresses 192.0.2.2/24,192.0.2.3/24 ipv4.gateway 192.0.2.1 ipv6.method disabled connection.mptcp-flags subflow");
     add_profile(&lab, "p1", "e1", "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled connection.mptcp-flags signal,also-without-default-route");
     let foreign: BTreeSet<Endpoint> = [
         endpoint("127.0.0.9", "lo", "signal"),
-        endpoint("203.0.113.5", "", "signal"),
+        endpoint("127.0.0.10", "", "signal"),
         endpoint("192.0.2.2", "lo", "backup"),
     ]
     .into();
@@ -42,7 +40,7 @@ fn foreign_endpoints_survive_every_event() {
     lab.sh("ip addr add 192.0.2.77/24 dev e0 && ip mptcp endpoint add 192.0.2.77 dev e0 signal");
     let mut expected: Vec<(&str, &str, &str)> = vec![
         ("127.0.0.9", "lo", "signal"),
-        ("203.0.113.5", "", "signal"),
+        ("127.0.0.10", "", "signal"),
         ("192.0.2.2", "lo", "backup"),
         ("192.0.2.77", "e0", "signal"),
         ("192.0.2.3", "e0", "subflow"),
@@ -65,7 +63,11 @@ fn foreign_endpoints_survive_every_event() {
         lab.expect_endpoints(&expected);
     }
     let out = lab.nm_mptcp(&["reconcile"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     lab.expect_endpoints(&expected);
 
     lab.sh("nmcli connection down p0 >/dev/null && nmcli connection down p1 >/dev/null");
@@ -88,7 +90,10 @@ fn racing_reconciles_converge_and_the_ledger_matches() {
         );
         lab.sh(&format!("nmcli connection up p{i} >/dev/null"));
     }
-    assert!(lab.endpoints().is_empty(), "NetworkManager's own support should be off");
+    assert!(
+        lab.endpoints().is_empty(),
+        "NetworkManager's own support should be off"
+    );
     let results = lab.sh(&format!(
         "for i in $(seq 16); do ( {HOOK} reconcile >/dev/null 2>&1; echo $? ) & done; wait"
     ));
@@ -149,8 +154,14 @@ fn more_than_eight_candidates_give_the_best_eight_and_exit_0() {
     ];
     lab.expect_endpoints(&best);
     let out = lab.nm_mptcp(&["reconcile"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let plan: serde_json::Value = serde_json::from_slice(&lab.nm_mptcp(&["plan", "--json"]).stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value =
+        serde_json::from_slice(&lab.nm_mptcp(&["plan", "--json"]).stdout).unwrap();
     let capped: Vec<String> = plan["plan"]["devices"]
         .as_array()
         .unwrap()

@@ -21,8 +21,18 @@ fn seed_lab(tag: &str) -> Lab {
         lab.peer(&format!("ip addr add {server_address} dev {server}"));
     }
     add_profile(&lab, "p0", "enp4s0f0", "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled");
-    add_profile(&lab, "p1", "enp4s0f1", "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled");
-    add_profile(&lab, "p2", "enp6s0", "ipv4.method manual ipv4.addresses 192.0.2.5/24 ipv6.method disabled");
+    add_profile(
+        &lab,
+        "p1",
+        "enp4s0f1",
+        "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled",
+    );
+    add_profile(
+        &lab,
+        "p2",
+        "enp6s0",
+        "ipv4.method manual ipv4.addresses 192.0.2.5/24 ipv6.method disabled",
+    );
     lab
 }
 
@@ -70,7 +80,10 @@ fn seed_profiles_become_endpoints_follow_flag_changes_and_go_away_on_down() {
     lab.expect_endpoints(&[]);
     // NetworkManager added none of these itself: its log shows no MPTCP endpoint of its own.
     let ledger = lab.sh("cat /run/nm-mptcp/ledger.json");
-    assert!(ledger.contains("\"entries\": []"), "ledger after down: {ledger}");
+    assert!(
+        ledger.contains("\"entries\": []"),
+        "ledger after down: {ledger}"
+    );
 }
 
 #[test]
@@ -81,17 +94,33 @@ fn plan_explains_every_address_and_changes_nothing() {
     lab.uninstall_hook();
     lab.sh("nmcli connection up p0 >/dev/null && nmcli connection up p1 >/dev/null");
     let out = lab.nm_mptcp(&["plan", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let devices = plan["plan"]["devices"].as_array().unwrap();
-    let find = |ifname: &str| devices.iter().find(|d| d["interface"] == ifname).unwrap().clone();
+    let find = |ifname: &str| {
+        devices
+            .iter()
+            .find(|d| d["interface"] == ifname)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(find("enp4s0f0")["addresses"][0]["decision"], "endpoint");
-    assert_eq!(find("enp4s0f1")["addresses"][0]["reason"], "no-default-route");
+    assert_eq!(
+        find("enp4s0f1")["addresses"][0]["reason"],
+        "no-default-route"
+    );
     assert_eq!(plan["operations"][0]["op"], "add");
     assert_eq!(plan["plan"]["nm_version"], "1.42.4");
     // Nothing was applied.
     assert!(lab.endpoints().is_empty());
     let text = lab.nm_mptcp(&["plan"]);
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains("would add 192.0.2.2 dev enp4s0f0 signal subflow"), "{text}");
+    assert!(
+        text.contains("would add 192.0.2.2 dev enp4s0f0 signal subflow"),
+        "{text}"
+    );
 }

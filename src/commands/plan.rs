@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::error::Error;
+use crate::model::code;
 use crate::planner::Decision;
 use crate::reconcile::{self, describe, Outcome};
 
@@ -10,7 +11,11 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
     let json = match args {
         [] => false,
         [flag] if flag == "--json" => true,
-        other => return Err(Error::usage(format!("plan takes only --json, got {other:?}"))),
+        other => {
+            return Err(Error::usage(format!(
+                "plan takes only --json, got {other:?}"
+            )))
+        }
     };
     let outcome = reconcile::dry_run(None).await?;
     if json {
@@ -31,15 +36,19 @@ fn render(outcome: &Outcome) -> String {
         Some(false) => "off",
         None => "missing",
     };
-    let _ = writeln!(out, "NetworkManager {}, net.mptcp.enabled {sysctl}", plan.nm_version);
+    let _ = writeln!(
+        out,
+        "NetworkManager {}, net.mptcp.enabled {sysctl}",
+        plan.nm_version
+    );
     for device in &plan.devices {
         let _ = writeln!(
             out,
-            "\n{} (profile {:?}, flags {} from {:?})",
+            "\n{} (profile {:?}, flags {} from {})",
             device.interface,
             device.profile.id,
             device.flags.names().join(","),
-            device.flags_source
+            code(&device.flags_source)
         );
         if device.addresses.is_empty() {
             let _ = writeln!(out, "  no addresses");
@@ -49,13 +58,12 @@ fn render(outcome: &Outcome) -> String {
                 Decision::Endpoint => format!("endpoint {}", device.endpoint_flags),
                 Decision::Skipped => "skipped".to_owned(),
             };
-            let reason = serde_json::to_value(a.reason).unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  {:<40} {:<24} {}",
                 a.address.to_string(),
                 verdict.trim_end(),
-                reason.as_str().unwrap_or_default()
+                code(&a.reason)
             );
         }
     }

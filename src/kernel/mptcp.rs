@@ -4,9 +4,7 @@
 
 use futures_util::StreamExt;
 use genetlink::GenetlinkHandle;
-use netlink_packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
-};
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_generic::GenlMessage;
 use nix::errno::Errno;
 
@@ -87,11 +85,10 @@ impl MptcpHandle {
         let mut request = NetlinkMessage::from(GenlMessage::from_payload(PmMessage { cmd, attrs }));
         request.header.flags = flags;
         request.finalize();
-        let mut replies = self
-            .handle
-            .request(request)
-            .await
-            .map_err(|e| RequestError::Transport(Error::kernel(format!("mptcp_pm family: {e}"))))?;
+        let mut replies =
+            self.handle.request(request).await.map_err(|e| {
+                RequestError::Transport(Error::kernel(format!("mptcp_pm family: {e}")))
+            })?;
         let mut messages = Vec::new();
         while let Some(reply) = replies.next().await {
             let reply = reply.map_err(|e| {
@@ -118,9 +115,7 @@ enum RequestError {
 impl RequestError {
     fn context(self, what: &str) -> Error {
         match self {
-            RequestError::Refused(errno) => {
-                Error::kernel(format!("{what}: {}", Refusal { errno }))
-            }
+            RequestError::Refused(errno) => Error::kernel(format!("{what}: {}", Refusal { errno })),
             RequestError::Transport(e) => e.context(what),
         }
     }

@@ -172,7 +172,9 @@ impl Nla for PmAttr {
     fn emit_value(&self, buffer: &mut [u8]) {
         match self {
             PmAttr::Addr(attrs) => attrs.as_slice().emit(buffer),
-            PmAttr::RcvAddAddrs(v) | PmAttr::Subflows(v) => emit_u32(buffer, *v).unwrap_or_default(),
+            PmAttr::RcvAddAddrs(v) | PmAttr::Subflows(v) => {
+                emit_u32(buffer, *v).unwrap_or_default()
+            }
             PmAttr::Other(nla) => nla.emit_value(buffer),
         }
     }
@@ -247,17 +249,28 @@ mod tests {
         let [family, addr] = AddrAttr::for_address("192.0.2.2".parse().unwrap());
         let message = PmMessage {
             cmd: Command::AddAddr,
-            attrs: vec![PmAttr::Addr(vec![family, addr, AddrAttr::IfIndex(3), AddrAttr::Flags(3)])],
+            attrs: vec![PmAttr::Addr(vec![
+                family,
+                addr,
+                AddrAttr::IfIndex(3),
+                AddrAttr::Flags(3),
+            ])],
         };
         let mut buffer = vec![0; message.buffer_len()];
         message.emit(&mut buffer);
         // Nested flag set on the outer attribute, as ip(8) sends it.
-        assert_eq!(u16::from_ne_bytes([buffer[2], buffer[3]]), ATTR_ADDR | NLA_F_NESTED);
+        assert_eq!(
+            u16::from_ne_bytes([buffer[2], buffer[3]]),
+            ATTR_ADDR | NLA_F_NESTED
+        );
         let header = GenlHeader {
             cmd: Command::AddAddr as u8,
             version: 1,
         };
-        assert_eq!(PmMessage::parse_with_param(&buffer, header).unwrap(), message);
+        assert_eq!(
+            PmMessage::parse_with_param(&buffer, header).unwrap(),
+            message
+        );
     }
 
     #[test]
@@ -273,16 +286,29 @@ mod tests {
         let mut buffer = vec![0; message.buffer_len()];
         message.emit(&mut buffer);
         let header = GenlHeader { cmd: 3, version: 1 };
-        assert_eq!(PmMessage::parse_with_param(&buffer, header).unwrap(), message);
+        assert_eq!(
+            PmMessage::parse_with_param(&buffer, header).unwrap(),
+            message
+        );
     }
 
     #[test]
     fn truncated_address_is_an_error_not_a_panic() {
-        let bad = PmAttr::Addr(vec![AddrAttr::Other(DefaultNla::new(ADDR_ATTR_ADDR4, vec![1, 2]))]);
+        let bad = PmAttr::Addr(vec![AddrAttr::Other(DefaultNla::new(
+            ADDR_ATTR_ADDR4,
+            vec![1, 2],
+        ))]);
         let mut buffer = vec![0; bad.buffer_len()];
         bad.emit(&mut buffer);
         let header = GenlHeader { cmd: 3, version: 1 };
         assert!(PmMessage::parse_with_param(&buffer, header).is_err());
-        assert!(PmMessage::parse_with_param(&buffer, GenlHeader { cmd: 200, version: 1 }).is_err());
+        assert!(PmMessage::parse_with_param(
+            &buffer,
+            GenlHeader {
+                cmd: 200,
+                version: 1
+            }
+        )
+        .is_err());
     }
 }

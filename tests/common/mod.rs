@@ -85,7 +85,11 @@ impl Lab {
     /// A veth pair: `client` for NetworkManager, `server` up in the peer namespace.
     pub fn link(&self, client: &str, server: &str) {
         let out = self.script(&["link", &self.name, client, server]);
-        assert!(out.status.success(), "link {client}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "link {client}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// What NetworkManager reads as net.mptcp.enabled (the hook reads the real one).
@@ -96,7 +100,11 @@ impl Lab {
 
     pub fn install_hook(&self) {
         let out = self.script(&["hook", &self.name, HOOK]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn uninstall_hook(&self) {
