@@ -21,6 +21,7 @@ fi
 command -v cargo >/dev/null || { echo "needs a Rust toolchain (cargo >= 1.85, e.g. from rustup)" >&2; exit 1; }
 cargo build --release --locked --quiet
 BIN=$PWD/target/release/nm-mptcp
+TRANSFER=$PWD/tests/lab/transfer.py
 
 step "Starting NetworkManager $(NetworkManager --version) in a lab (namespaces $NAME-c / $NAME-s)"
 bash "$LAB" stop "$NAME"
@@ -58,7 +59,7 @@ step "What nm-mptcp decided, and why"
 run "$BIN" plan
 
 step "The dispatcher events nm-mptcp handled"
-bash "$LAB" logs "$NAME" | grep 'nm-mptcp\|event{' | tail -n 8 || true
+bash "$LAB" logs "$NAME" | grep "event{" | tail -n 8 || true
 
 step "One transfer across the links (each shaped to 40 Mbit/s)"
 # Shaping the client side too, so uploads see the same 40 Mbit/s per link.
@@ -66,11 +67,15 @@ for dev in enp4s0f0 enp4s0f1 enp6s0; do
     bash "$LAB" exec "$NAME" tc qdisc add dev "$dev" root tbf rate 40mbit burst 64kb latency 50ms
 done
 bash "$LAB" peer "$NAME" ip mptcp limits set subflows 8 add_addr_accepted 8
+# The seed puts two links in 192.0.2.0/24. The kernel binds each subflow to its endpoint's
+# device, so the server must answer 192.0.2.5 on the link it came from (enp7s0), not on the
+# first route for the subnet: a host route on the server side does that.
+bash "$LAB" peer "$NAME" ip route add 192.0.2.5/32 dev enp7s0
 measure() { # PROTO-FLAG -> Mbit/s over seconds 1..5 of a 6 s transfer
     local report
-    exec {server}< <(bash "$LAB" peer "$NAME" python3 tests/lab/transfer.py serve 5201)
+    exec {server}< <(bash "$LAB" peer "$NAME" python3 "$TRANSFER" serve 5201)
     read -r _ <&"$server"
-    bash "$LAB" exec "$NAME" python3 tests/lab/transfer.py send 192.0.2.1 5201 6 "$@"
+    bash "$LAB" exec "$NAME" python3 "$TRANSFER" send 192.0.2.1 5201 6 "$@"
     read -r report <&"$server"
     exec {server}<&-
     python3 -c 'import json,sys; s=json.loads(sys.argv[1])["per_second"][1:6]; print(f"{sum(s)*8/len(s)/1e6:.1f}")' "$report"
