@@ -14,7 +14,6 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
-use crate::flags::EndpointFlags;
 use crate::model::{DesiredEndpoint, KernelEndpoint, ProfileRef};
 
 const RUN_DIR: &str = "/run/nm-mptcp";
@@ -56,10 +55,6 @@ impl LedgerEntry {
             profile,
             created,
         }
-    }
-
-    pub fn flags(&self) -> EndpointFlags {
-        EndpointFlags::from_bits_retain(self.flags)
     }
 
     fn is(&self, k: &KernelEndpoint) -> bool {
@@ -217,6 +212,7 @@ fn read_ledger_file(path: &Path) -> Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flags::EndpointFlags;
 
     fn k(id: u8, address: &str) -> KernelEndpoint {
         KernelEndpoint {

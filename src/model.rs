@@ -80,6 +80,8 @@ pub enum AddressSource {
     Profile,
     Dhcp,
     Slaac,
+    /// IPv6 link-local, which NetworkManager lists last and never uses.
+    LinkLocal,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

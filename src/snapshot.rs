@@ -109,7 +109,12 @@ fn family_state(family: &NmFamily, kernel: &[&KernelAddress], v6: bool) -> Famil
             .collect();
         slaac.sort_by_key(|k| is_link_local_v6(k.address));
         for k in slaac {
-            push(k.address, AddressSource::Slaac);
+            let source = if is_link_local_v6(k.address) {
+                AddressSource::LinkLocal
+            } else {
+                AddressSource::Slaac
+            };
+            push(k.address, source);
         }
     }
     FamilyState {

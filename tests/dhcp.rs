@@ -1,0 +1,117 @@
+//! Dynamic addresses, the way most hosts get them: DHCPv4 and IPv6 router advertisements
+//! (SLAAC, with privacy addresses) from dnsmasq in the peer namespace. NetworkManager's own
+//! endpoints are recorded, flushed, and `nm-mptcp reconcile` must rebuild exactly them; then
+//! the hook alone (NetworkManager's support off) must reach the same on `up`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{add_profile, Endpoint, Lab};
+
+fn start_dnsmasq(lab: &Lab, router: bool) {
+    let router = if router { "" } else { "--dhcp-option=3" };
+    lab.peer(&format!(
+        "ip addr add 10.5.0.1/24 dev s0
+         ip addr add 2001:db8:5::1/64 dev s0
+         dnsmasq --port=0 --interface=s0 --bind-interfaces --no-resolv --no-hosts \
+           --pid-file= --dhcp-leasefile=/dev/null --dhcp-authoritative {router} \
+           --dhcp-range=10.5.0.50,10.5.0.60,255.255.255.0,1h \
+           --enable-ra --dhcp-range=2001:db8:5::,ra-only,64,1h \
+           --ra-param=s0,10,1800 --log-facility=/dev/null"
+    ));
+}
+
+/// The profile's endpoints once NetworkManager's addresses (DHCP lease, SLAAC) are in.
+fn wait_for_dynamic_addresses(lab: &Lab) {
+    lab.sh(
+        "for i in $(seq 100); do
+           ip -6 addr show dev e0 scope global | grep -q 2001:db8:5: && ip -4 addr show dev e0 | grep -q 10.5.0. && exit 0
+           sleep 0.1
+         done; ip addr show dev e0; exit 1",
+    );
+}
+
+fn kinds(endpoints: &BTreeSet<Endpoint>) -> Vec<String> {
+    endpoints
+        .iter()
+        .map(|(a, d, f)| format!("{} {d} {f}", if a.contains(':') { "v6" } else { "v4" }))
+        .collect()
+}
+
+#[test]
+fn dhcp_and_slaac_addresses_match_networkmanager() {
+    let lab = Lab::start("dhcp");
+    lab.link("e0", "s0");
+    start_dnsmasq(&lab, true);
+    add_profile(
+        &lab,
+        "p0",
+        "e0",
+        "ipv4.method auto ipv6.method auto ipv6.ip6-privacy 2 ipv6.addr-gen-mode eui64",
+    );
+    lab.sh("nmcli connection up p0 >/dev/null");
+    wait_for_dynamic_addresses(&lab);
+    let native = lab.settled_endpoints(Duration::from_millis(1500));
+    // One DHCP address and one SLAAC address, both `subflow` (the default), never the
+    // kernel's temporary (privacy) address nor link-local.
+    assert_eq!(
+        kinds(&native),
+        vec!["v4 e0 subflow", "v6 e0 subflow"],
+        "{native:?}"
+    );
+    let temporary = lab.sh("ip -6 addr show dev e0 temporary");
+    assert!(
+        temporary.contains("2001:db8:5:"),
+        "no privacy address to exclude: {temporary}"
+    );
+
+    lab.sh("ip mptcp endpoint flush");
+    let out = lab.nm_mptcp(&["reconcile"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lab.endpoints(), native);
+
+    // The hook on its own: NetworkManager's support off, a fresh activation.
+    lab.sh("nmcli connection down p0 >/dev/null; ip mptcp endpoint flush");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    lab.sh("nmcli connection up p0 >/dev/null");
+    wait_for_dynamic_addresses(&lab);
+    let expected: Vec<(&str, &str, &str)> = native
+        .iter()
+        .map(|(a, d, f)| (a.as_str(), d.as_str(), f.as_str()))
+        .collect();
+    // SLAAC arrives without a dispatcher event of its own; dhcp6/connectivity events or the
+    // next reconcile pick it up. Give the hook a nudge the way a timer would.
+    lab.sh("nmcli device reapply e0");
+    lab.expect_endpoints(&expected);
+}
+
+#[test]
+fn a_lease_without_router_gives_no_ipv4_endpoint_unless_asked() {
+    let lab = Lab::start("norte");
+    lab.link("e0", "s0");
+    start_dnsmasq(&lab, false);
+    add_profile(&lab, "p0", "e0", "ipv4.method auto ipv6.method disabled");
+    lab.sh("nmcli connection up p0 >/dev/null");
+    lab.sh("for i in $(seq 50); do ip -4 addr show dev e0 | grep -q 10.5.0. && exit 0; sleep 0.1; done; exit 1");
+    let native = lab.settled_endpoints(Duration::from_millis(800));
+    assert!(native.is_empty(), "{native:?}");
+    lab.sh("ip mptcp endpoint flush");
+    assert!(lab.nm_mptcp(&["reconcile"]).status.success());
+    assert!(lab.endpoints().is_empty());
+    let plan = String::from_utf8_lossy(&lab.nm_mptcp(&["plan"]).stdout).into_owned();
+    assert!(plan.contains("no-default-route"), "{plan}");
+
+    lab.sh("nmcli connection modify p0 connection.mptcp-flags subflow,also-without-default-route && nmcli device reapply e0");
+    let native = lab.settled_endpoints(Duration::from_millis(800));
+    assert_eq!(kinds(&native), vec!["v4 e0 subflow"]);
+    lab.sh("ip mptcp endpoint flush");
+    assert!(lab.nm_mptcp(&["reconcile"]).status.success());
+    assert_eq!(lab.endpoints(), native);
+}
