@@ -119,46 +119,10 @@ pub struct LedgerStore {
 impl LedgerStore {
     /// Take the lock, waiting at most `wait` for a racing event to finish.
     pub fn lock(dir: &Path, wait: Duration) -> Result<LedgerStore, Error> {
-        let io_error = |what: &str, e: io::Error| {
-            Error::new(ErrorKind::State, format!("{what} {}: {e}", dir.display()))
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| io_error("cannot create", e))?;
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(dir.join(LOCK_FILE))
-            .map_err(|e| io_error("cannot open the lock in", e))?;
-        let deadline = Instant::now() + wait;
-        loop {
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => {
-                    return Ok(LedgerStore {
-                        dir: dir.to_owned(),
-                        _lock: lock,
-                    })
-                }
-                Err((returned, errno)) if errno == nix::errno::Errno::EWOULDBLOCK => {
-                    if Instant::now() >= deadline {
-                        return Err(Error::new(
-                            ErrorKind::Busy,
-                            format!(
-                                "another nm-mptcp held the lock in {} for {wait:?}",
-                                dir.display()
-                            ),
-                        ));
-                    }
-                    file = returned;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((_, errno)) => return Err(io_error("cannot lock", errno.into())),
-            }
-        }
+        Ok(LedgerStore {
+            dir: dir.to_owned(),
+            _lock: lock_in(dir, LOCK_FILE, wait)?,
+        })
     }
 
     /// The ledger, or an empty one (with a warning) when missing or unreadable: the next
@@ -187,6 +151,46 @@ impl LedgerStore {
                 format!("cannot write {}: {e}", path.display()),
             )
         })
+    }
+}
+
+/// Take an exclusive lock on `dir/name` (creating `dir` with mode 0700), waiting at most
+/// `wait`; an `ErrorKind::Busy` error when someone else still holds it.
+pub fn lock_in(dir: &Path, name: &str, wait: Duration) -> Result<Flock<File>, Error> {
+    let io_error = |what: &str, e: io::Error| {
+        Error::new(ErrorKind::State, format!("{what} {}: {e}", dir.display()))
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io_error("cannot create", e))?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join(name))
+        .map_err(|e| io_error("cannot open a lock in", e))?;
+    let deadline = Instant::now() + wait;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(lock),
+            Err((returned, nix::errno::Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                file = returned;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(Error::new(
+                    ErrorKind::Busy,
+                    format!(
+                        "another nm-mptcp held {} for {wait:?}",
+                        dir.join(name).display()
+                    ),
+                ))
+            }
+            Err((_, errno)) => return Err(io_error("cannot lock in", errno.into())),
+        }
     }
 }
 

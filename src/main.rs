@@ -11,6 +11,8 @@ Usage:
   nm-mptcp IFACE ACTION      dispatcher hook (run by NetworkManager-dispatcher)
   nm-mptcp reconcile         apply the whole host once
   nm-mptcp plan [--json]     show what would be done and why, changing nothing
+  nm-mptcp watch [--for S]   reconcile on address changes until addresses settle (default
+                             60 s); the hook starts it when SLAAC, DHCPv6 or DAD is pending
   nm-mptcp --version | --help
 
 Exit status: 0 ok, 2 usage, 3 NetworkManager/D-Bus, 4 kernel, 5 state dir, 6 busy.
@@ -31,7 +33,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let hook = !matches!(first, Some("reconcile" | "plan"));
+    let hook = !matches!(first, Some("reconcile" | "plan" | "watch"));
     logging(hook);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
             Some("reconcile") if args.len() == 1 => commands::reconcile::run().await,
             Some("reconcile") => Err(Error::usage("reconcile takes no arguments")),
             Some("plan") => commands::plan::run(&args[1..]).await,
+            Some("watch") => commands::watch::run(&args[1..]).await,
             _ => commands::hook::run(&args).await,
         }
     });

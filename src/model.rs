@@ -71,6 +71,9 @@ pub struct FamilyState {
     pub addresses: Vec<CandidateAddress>,
     /// NetworkManager's own configuration has a default route in the main table.
     pub default_route: bool,
+    /// Addresses are still on their way: router advertisement or DHCPv6 not answered yet,
+    /// or duplicate address detection running. No dispatcher event announces their arrival.
+    pub settling: bool,
 }
 
 /// Where an address in NetworkManager's configuration came from.

@@ -23,6 +23,8 @@ pub struct Plan {
     pub devices: Vec<DevicePlan>,
     /// The endpoints wanted in the kernel, best first.
     pub endpoints: Vec<DesiredEndpoint>,
+    /// A device that may get endpoints still waits for addresses (SLAAC, DHCPv6, DAD).
+    pub awaiting_addresses: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,11 +96,17 @@ pub struct AddressDecision {
 pub fn plan(host: &HostSnapshot, foreign: &[KernelEndpoint]) -> Plan {
     let mut devices: Vec<DevicePlan> = host.devices.iter().map(|d| plan_device(host, d)).collect();
     let endpoints = select(&mut devices, foreign);
+    let awaiting_addresses = host.devices.iter().zip(&devices).any(|(state, plan)| {
+        !plan.flags.contains(MptcpFlags::DISABLED)
+            && state.ineligible.is_none()
+            && (state.ipv4.settling || state.ipv6.settling)
+    });
     Plan {
         nm_version: host.nm_version,
         sysctl_enabled: host.sysctl_enabled,
         devices,
         endpoints,
+        awaiting_addresses,
     }
 }
 
@@ -322,6 +330,7 @@ mod tests {
             ipv4: FamilyState {
                 addresses: addresses(v4),
                 default_route: gw,
+                settling: false,
             },
             ipv6: FamilyState::default(),
         }
@@ -586,11 +595,24 @@ mod tests {
     }
 
     #[test]
+    fn settling_addresses_matter_only_where_endpoints_may_come() {
+        let mut host = host(vec![device("e0", 2, 0x22, true, &["192.0.2.1"])]);
+        host.devices[0].ipv6.settling = true;
+        assert!(plan(&host, &[]).awaiting_addresses);
+        host.devices[0].mptcp_flags = 0x1;
+        assert!(!plan(&host, &[]).awaiting_addresses);
+        host.devices[0].mptcp_flags = 0x22;
+        host.devices[0].ineligible = Some(Ineligible::GoingDown);
+        assert!(!plan(&host, &[]).awaiting_addresses);
+    }
+
+    #[test]
     fn default_route_gate_is_per_family() {
         let mut host = host(vec![device("e0", 2, 0x22, true, &["192.0.2.1"])]);
         host.devices[0].ipv6 = FamilyState {
             addresses: addresses(&["2001:db8::1"]),
             default_route: false,
+            settling: false,
         };
         let plan = plan(&host, &[]);
         assert_eq!(summary(&plan).len(), 1);
@@ -651,6 +673,7 @@ mod tests {
             d.ipv6 = FamilyState {
                 addresses: v6,
                 default_route: gw6,
+                settling: false,
             };
             d
         })

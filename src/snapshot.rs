@@ -117,9 +117,14 @@ fn family_state(family: &NmFamily, kernel: &[&KernelAddress], v6: bool) -> Famil
             push(k.address, source);
         }
     }
+    // SLAAC and DHCPv6 come after `up` without an event of their own; so does DAD's end.
+    let dynamic_v6 = v6 && matches!(method, "auto" | "dhcp");
+    let settling = addresses.iter().any(|a| !a.ready)
+        || (dynamic_v6 && addresses.iter().all(|a| is_link_local_v6(a.address)));
     FamilyState {
         addresses,
         default_route: has_default_route(family, v6),
+        settling,
     }
 }
 
@@ -297,6 +302,26 @@ mod tests {
             .map(|a| a.address.to_string())
             .collect();
         assert_eq!(got, vec!["2001:db8::1", "fe80::1"]);
+        assert!(!host.devices[0].ipv6.settling);
+    }
+
+    #[test]
+    fn settling_until_slaac_arrives_and_dad_ends() {
+        let view = NmView {
+            version: None,
+            devices: vec![device(v4("manual", &["192.0.2.2"]), v4("auto", &[]))],
+        };
+        let link_local_only = [kaddr(2, "fe80::1", true), kaddr(2, "192.0.2.2", true)];
+        let host = assemble(&view, &facts(&link_local_only));
+        assert!(host.devices[0].ipv6.settling);
+        assert!(!host.devices[0].ipv4.settling);
+        let mut tentative = kaddr(2, "192.0.2.2", true);
+        tentative.tentative = true;
+        assert!(
+            assemble(&view, &facts(&[tentative])).devices[0]
+                .ipv4
+                .settling
+        );
     }
 
     #[test]

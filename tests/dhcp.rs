@@ -86,10 +86,11 @@ fn dhcp_and_slaac_addresses_match_networkmanager() {
         .iter()
         .map(|(a, d, f)| (a.as_str(), d.as_str(), f.as_str()))
         .collect();
-    // SLAAC arrives without a dispatcher event of its own; dhcp6/connectivity events or the
-    // next reconcile pick it up. Give the hook a nudge the way a timer would.
-    lab.sh("nmcli device reapply e0");
+    // SLAAC arrives after `up` with no dispatcher event of its own: the watcher the hook
+    // started picks it up.
     lab.expect_endpoints(&expected);
+    let until = lab.sh("cat /run/nm-mptcp/watch-until");
+    assert!(until.trim().parse::<u64>().is_ok(), "no watcher ran: {until:?}");
 }
 
 #[test]

@@ -22,5 +22,8 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
         changes = outcome.operations.len(),
         "reconciled"
     );
+    if outcome.plan.awaiting_addresses {
+        super::watch::spawn();
+    }
     super::verdict(&outcome)
 }

@@ -3,6 +3,7 @@
 pub mod hook;
 pub mod plan;
 pub mod reconcile;
+pub mod watch;
 
 use crate::error::Error;
 use crate::reconcile::{describe, Outcome};

@@ -60,3 +60,40 @@ pub async fn dump() -> Result<Vec<KernelAddress>, Error> {
         })
         .collect())
 }
+
+/// A subscription to the kernel's address changes (IPv4 and IPv6, every interface): each
+/// `changed()` returns when an address was added, removed or changed (e.g. DAD finished).
+pub struct AddressEvents {
+    messages: futures_channel::mpsc::UnboundedReceiver<(
+        netlink_packet_core::NetlinkMessage<netlink_packet_route::RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>,
+}
+
+impl AddressEvents {
+    pub fn subscribe() -> Result<AddressEvents, Error> {
+        use rtnetlink::constants::{RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR};
+        let (mut connection, _handle, messages) = rtnetlink::new_connection()
+            .map_err(|e| Error::kernel(format!("cannot open an rtnetlink socket: {e}")))?;
+        let groups = rtnetlink::sys::SocketAddr::new(0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
+        use rtnetlink::sys::AsyncSocket;
+        connection
+            .socket_mut()
+            .socket_mut()
+            .bind(&groups)
+            .map_err(|e| Error::kernel(format!("cannot watch address changes: {e}")))?;
+        tokio::spawn(connection);
+        Ok(AddressEvents { messages })
+    }
+
+    /// Forget changes already queued (a burst is handled once).
+    pub fn drain(&mut self) {
+        while self.messages.try_recv().is_ok() {}
+    }
+
+    /// Wait for the next address change; `None` if the socket closed.
+    pub async fn changed(&mut self) -> Option<()> {
+        use futures_util::StreamExt;
+        self.messages.next().await.map(|_| ())
+    }
+}
