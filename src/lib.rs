@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod logging;
 pub mod model;
 pub mod nm;
+pub mod nm_conf;
 pub mod nm_version;
 pub mod planner;
 pub mod reconcile;

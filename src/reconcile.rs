@@ -15,6 +15,7 @@ use crate::kernel::{addresses, sysctl};
 use crate::ledger::{read_ledger, run_dir, Ledger, LedgerStore};
 use crate::model::KernelEndpoint;
 use crate::nm;
+use crate::nm_conf::{self, ConfPaths};
 use crate::planner::{plan, Plan};
 use crate::snapshot::{assemble, HostFacts};
 
@@ -56,7 +57,7 @@ async fn gather(
         kernel_addresses: &kernel_addresses,
         ifindex_of: &ifindex_of,
         sysctl_enabled: sysctl::mptcp_enabled(),
-        global_default: None,
+        global_default: nm_conf::global_mptcp_flags(&ConfPaths::default()),
         going_down,
     };
     let host = assemble(&view, &facts);

@@ -90,7 +90,10 @@ fn dhcp_and_slaac_addresses_match_networkmanager() {
     // started picks it up.
     lab.expect_endpoints(&expected);
     let until = lab.sh("cat /run/nm-mptcp/watch-until");
-    assert!(until.trim().parse::<u64>().is_ok(), "no watcher ran: {until:?}");
+    assert!(
+        until.trim().parse::<u64>().is_ok(),
+        "no watcher ran: {until:?}"
+    );
 }
 
 #[test]

@@ -179,3 +179,38 @@ fn reconcile_equals_networkmanager_native_endpoints() {
         lab.sh("for c in $(nmcli -g NAME connection show); do nmcli connection delete \"$c\" >/dev/null; done; ip mptcp endpoint flush; rm -f /run/nm-mptcp/ledger.json");
     }
 }
+
+#[test]
+fn networkmanager_conf_default_applies_to_default_profiles() {
+    let lab = Lab::start("conf");
+    lab.link("e0", "s0");
+    lab.link("e1", "s1");
+    // enabled,signal,backup for every profile that says `default`; invisible on D-Bus.
+    lab.sh("printf '[connection-mptcp]\\nconnection.mptcp-flags=0x52\\n' > /etc/NetworkManager/conf.d/50-mptcp.conf && nmcli general reload conf");
+    add_profile(&lab, "c0", "e0", "ipv4.method manual ipv4.addresses 10.1.0.1/24 ipv4.gateway 10.1.0.254 ipv6.method disabled");
+    add_profile(&lab, "c1", "e1", "ipv4.method manual ipv4.addresses 10.2.0.1/24 ipv4.gateway 10.2.0.254 ipv6.method disabled connection.mptcp-flags subflow");
+    lab.sh("nmcli connection up c0 >/dev/null && nmcli connection up c1 >/dev/null");
+    let native = lab.settled_endpoints(Duration::from_millis(800));
+    let expected: std::collections::BTreeSet<common::Endpoint> = [
+        (
+            "10.1.0.1".to_string(),
+            "e0".to_string(),
+            "signal backup".to_string(),
+        ),
+        (
+            "10.2.0.1".to_string(),
+            "e1".to_string(),
+            "subflow".to_string(),
+        ),
+    ]
+    .into();
+    assert_eq!(
+        native, expected,
+        "NetworkManager did not take the configured default"
+    );
+    lab.sh("ip mptcp endpoint flush");
+    assert!(lab.nm_mptcp(&["reconcile"]).status.success());
+    assert_eq!(lab.endpoints(), native);
+    let plan = String::from_utf8_lossy(&lab.nm_mptcp(&["plan"]).stdout).into_owned();
+    assert!(plan.contains("from global-default"), "{plan}");
+}
