@@ -173,3 +173,34 @@ fn more_than_eight_candidates_give_the_best_eight_and_exit_0() {
     assert_eq!(capped, ["192.0.2.5", "192.0.2.6"]);
     assert!(!lab.logs().contains("ERANGE"), "{}", lab.logs());
 }
+
+#[test]
+fn endpoints_and_ownership_survive_a_networkmanager_restart() {
+    let lab = Lab::start("nmrs");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    for i in 0..2 {
+        lab.link(&format!("e{i}"), &format!("s{i}"));
+        add_profile(
+            &lab,
+            &format!("p{i}"),
+            &format!("e{i}"),
+            &format!("ipv4.method manual ipv4.addresses 10.{i}.0.2/24 ipv4.gateway 10.{i}.0.1 ipv6.method disabled connection.mptcp-flags subflow"),
+        );
+        lab.sh(&format!("nmcli connection up p{i} >/dev/null"));
+    }
+    let both = [("10.0.0.2", "e0", "subflow"), ("10.1.0.2", "e1", "subflow")];
+    lab.expect_endpoints(&both);
+    let before = lab.sh("ip mptcp endpoint show");
+
+    lab.restart_networkmanager();
+    lab.sh("for i in $(seq 100); do nmcli -t -f DEVICE,STATE device | grep -q '^e1:connected' && exit 0; sleep 0.1; done; exit 1");
+    lab.expect_endpoints(&both);
+    // Same endpoints, same ids: nothing was deleted and re-added.
+    assert_eq!(lab.sh("ip mptcp endpoint show"), before);
+    let again = lab.nm_mptcp(&["reconcile"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 change(s)"));
+    // The ledger still knows them as ours: taking a profile down removes its endpoint.
+    lab.sh("nmcli connection down p0 >/dev/null");
+    lab.expect_endpoints(&both[1..]);
+}

@@ -112,6 +112,16 @@ impl Lab {
         assert!(out.status.success());
     }
 
+    /// Stop NetworkManager and start it again on the same state.
+    pub fn restart_networkmanager(&self) {
+        let out = self.script(&["restart-nm", &self.name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn logs(&self) -> String {
         String::from_utf8_lossy(&self.script(&["logs", &self.name]).stdout).into_owned()
     }

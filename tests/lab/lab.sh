@@ -8,6 +8,7 @@
 #   lab.sh nm-sysctl NAME 0|1    what NetworkManager reads as net.mptcp.enabled
 #   lab.sh hook NAME BINARY      install BINARY as dispatcher.d/50-nm-mptcp (+ pre-down.d)
 #   lab.sh unhook NAME
+#   lab.sh restart-nm NAME       stop NetworkManager and start it again (same state)
 #   lab.sh logs NAME             dbus-daemon/nm-dispatcher (hook output) and NetworkManager logs
 #   lab.sh stop NAME | stop-all
 #
@@ -51,11 +52,37 @@ holder() {
     dbus-daemon --system --nofork --nopidfile >>"$dir/dbus.log" 2>&1 &
     local i
     for i in $(seq 100); do [[ -S /run/dbus/system_bus_socket ]] && break; sleep 0.05; done
-    unshare -m --propagation private sh -c \
-        "mount --bind '$dir/nm-sysctl' /proc/sys/net/mptcp/enabled && exec NetworkManager --no-daemon --config='$dir/NetworkManager.conf'" \
-        >>"$dir/nm.log" 2>&1 &
+    start_nm "$dir"
     echo $$ >"$dir/holder.pid"
     exec sleep infinity
+}
+
+# NetworkManager in its own mount namespace, where net.mptcp.enabled is the lab's file.
+start_nm() {
+    local dir=$1
+    setsid unshare -m --propagation private sh -c \
+        "mount --bind '$dir/nm-sysctl' /proc/sys/net/mptcp/enabled && exec NetworkManager --no-daemon --config='$dir/NetworkManager.conf'" \
+        </dev/null >>"$dir/nm.log" 2>&1 &
+    echo $! >"$dir/nm.pid"
+}
+
+wait_for_nm() {
+    local name=$1 i
+    for i in $(seq 200); do
+        in_lab "$name" nmcli -t general status >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+restart_nm() {
+    local name=$1 dir pid i
+    dir=$(state "$name")
+    pid=$(cat "$dir/nm.pid")
+    kill "$pid"
+    for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    in_lab "$name" bash "${BASH_SOURCE[0]}" __start_nm "$dir"
+    wait_for_nm "$name" || die "NetworkManager did not come back"
 }
 
 start() {
@@ -84,12 +111,8 @@ EOF
     setsid ip netns exec "$name-c" unshare -m --propagation private \
         bash "${BASH_SOURCE[0]}" __holder "$dir" </dev/null >/dev/null 2>&1 &
     local i
-    for i in $(seq 200); do
-        if [[ -s $dir/holder.pid ]] && in_lab "$name" nmcli -t general status >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
+    for i in $(seq 100); do [[ -s $dir/holder.pid ]] && break; sleep 0.05; done
+    [[ -s $dir/holder.pid ]] && wait_for_nm "$name" && return 0
     echo "lab $name: NetworkManager did not come up" >&2
     logs "$name" >&2
     exit 1
@@ -164,6 +187,7 @@ stop_all() {
 
 cmd=${1:-}
 [[ $cmd == __holder ]] && { holder "$2"; exit; }
+[[ $cmd == __start_nm ]] && { start_nm "$2"; exit; }
 [[ $cmd == stop-all ]] && { stop_all; exit; }
 [[ $# -ge 2 ]] || die "usage: lab.sh start|exec|peer|link|nm-sysctl|hook|unhook|logs|stop NAME ..."
 name=$2
@@ -178,6 +202,7 @@ case $cmd in
     hook) [[ $# == 1 ]] || die "hook NAME BINARY"; hook "$name" "$1" ;;
     unhook) unhook "$name" ;;
     logs) logs "$name" ;;
+    restart-nm) restart_nm "$name" ;;
     stop) stop "$name" ;;
     *) die "unknown command $cmd" ;;
 esac
