@@ -116,13 +116,7 @@ mod tests {
     }
 
     fn held(id: u8, address: &str, ifindex: u32, flags: EndpointFlags) -> KernelEndpoint {
-        KernelEndpoint {
-            id,
-            address: ip(address),
-            ifindex: Some(ifindex),
-            port: 0,
-            flags,
-        }
+        KernelEndpoint::on_device(id, address, ifindex, flags)
     }
 
     fn ledger_of(entries: &[(&KernelEndpoint, bool)]) -> Ledger {

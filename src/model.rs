@@ -105,6 +105,20 @@ pub struct KernelEndpoint {
     pub flags: EndpointFlags,
 }
 
+#[cfg(test)]
+impl KernelEndpoint {
+    /// A port-less endpoint on a device, as most are (test fixtures).
+    pub fn on_device(id: u8, address: &str, ifindex: u32, flags: EndpointFlags) -> KernelEndpoint {
+        KernelEndpoint {
+            id,
+            address: address.parse().expect("test address"),
+            ifindex: Some(ifindex),
+            port: 0,
+            flags,
+        }
+    }
+}
+
 /// An endpoint nm-mptcp wants in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DesiredEndpoint {

@@ -76,20 +76,25 @@ fn foreign_endpoints_survive_every_event() {
     assert!(lab.logs().contains("reconciled"), "{}", lab.logs());
 }
 
-#[test]
-fn racing_reconciles_converge_and_the_ledger_matches() {
-    let lab = Lab::start("race");
-    lab.nm_sysctl(0);
-    for i in 0..3 {
+/// Devices e0.. with profiles p0.. (10.N.0.2/24, a gateway, `subflow`), activated in order.
+fn activate_subflow_profiles(lab: &Lab, count: usize) {
+    for i in 0..count {
         lab.link(&format!("e{i}"), &format!("s{i}"));
         add_profile(
-            &lab,
+            lab,
             &format!("p{i}"),
             &format!("e{i}"),
             &format!("ipv4.method manual ipv4.addresses 10.{i}.0.2/24 ipv4.gateway 10.{i}.0.1 ipv6.method disabled connection.mptcp-flags subflow"),
         );
         lab.sh(&format!("nmcli connection up p{i} >/dev/null"));
     }
+}
+
+#[test]
+fn racing_reconciles_converge_and_the_ledger_matches() {
+    let lab = Lab::start("race");
+    lab.nm_sysctl(0);
+    activate_subflow_profiles(&lab, 3);
     assert!(
         lab.endpoints().is_empty(),
         "NetworkManager's own support should be off"
@@ -179,16 +184,7 @@ fn endpoints_and_ownership_survive_a_networkmanager_restart() {
     let lab = Lab::start("nmrs");
     lab.nm_sysctl(0);
     lab.install_hook();
-    for i in 0..2 {
-        lab.link(&format!("e{i}"), &format!("s{i}"));
-        add_profile(
-            &lab,
-            &format!("p{i}"),
-            &format!("e{i}"),
-            &format!("ipv4.method manual ipv4.addresses 10.{i}.0.2/24 ipv4.gateway 10.{i}.0.1 ipv6.method disabled connection.mptcp-flags subflow"),
-        );
-        lab.sh(&format!("nmcli connection up p{i} >/dev/null"));
-    }
+    activate_subflow_profiles(&lab, 2);
     let both = [("10.0.0.2", "e0", "subflow"), ("10.1.0.2", "e1", "subflow")];
     lab.expect_endpoints(&both);
     let before = lab.sh("ip mptcp endpoint show");
@@ -203,4 +199,27 @@ fn endpoints_and_ownership_survive_a_networkmanager_restart() {
     // The ledger still knows them as ours: taking a profile down removes its endpoint.
     lab.sh("nmcli connection down p0 >/dev/null");
     lab.expect_endpoints(&both[1..]);
+}
+
+#[test]
+fn a_kernel_full_of_foreign_endpoints_and_a_vanished_interface_are_not_errors() {
+    let lab = Lab::start("full");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    lab.sh("for i in $(seq 8); do ip addr add 127.0.1.$i/8 dev lo; ip mptcp endpoint add 127.0.1.$i dev lo signal; done");
+    activate_subflow_profiles(&lab, 1);
+    // No slot left: the planner says so instead of running into ERANGE.
+    let out = lab.nm_mptcp(&["reconcile"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(lab.sh("ip mptcp endpoint show | wc -l").trim(), "8");
+    let plan = String::from_utf8_lossy(&lab.nm_mptcp(&["plan"]).stdout).into_owned();
+    assert!(plan.contains("endpoint-cap"), "{plan}");
+    // One slot frees up: the next event takes it.
+    lab.sh("ip mptcp endpoint delete id 8");
+    assert!(lab.nm_mptcp(&["e0", "dhcp4-change"]).status.success());
+    assert!(lab.endpoints().contains(&endpoint("10.0.0.2", "e0", "subflow")));
+    // An event for an interface that is already gone.
+    lab.sh("ip link del e0");
+    let out = lab.nm_mptcp(&["e0", "down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
