@@ -125,6 +125,7 @@ mod tests {
                 .iter()
                 .map(|(k, created)| LedgerEntry::from_kernel(k, "e", None, *created))
                 .collect(),
+            ..Ledger::default()
         }
     }
 
@@ -273,7 +274,7 @@ mod tests {
             let ledger2 = Ledger { entries: after.iter()
                 .filter(|k| k.id > 100 || ledger.owns(k))
                 .map(|k| LedgerEntry::from_kernel(k, "e", None, k.id > 100 || ledger.created(k)))
-                .collect() };
+                .collect(), ..Ledger::default() };
             let again = diff(&desired, &after, &ledger2);
             prop_assert!(again.is_empty(), "second pass not idempotent: {:?}", again);
         }

@@ -15,6 +15,8 @@ pub enum ErrorKind {
     State,
     /// Another nm-mptcp held the lock for too long.
     Busy,
+    /// /etc/nm-mptcp/config.toml is invalid.
+    Config,
 }
 
 impl ErrorKind {
@@ -26,6 +28,7 @@ impl ErrorKind {
             ErrorKind::Kernel => 4,
             ErrorKind::State => 5,
             ErrorKind::Busy => 6,
+            ErrorKind::Config => 7,
         }
     }
 }

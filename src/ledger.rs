@@ -23,6 +23,9 @@ const LOCK_FILE: &str = "lock";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     pub entries: Vec<LedgerEntry>,
+    /// Interfaces whose rp_filter nm-mptcp changed from 1 to 2 (to put back later).
+    #[serde(default)]
+    pub rp_filter_relaxed: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +76,11 @@ impl Ledger {
         self.entry(k).is_some()
     }
 
+    /// The profile nm-mptcp recorded for this kernel endpoint.
+    pub fn profile_of(&self, k: &KernelEndpoint) -> Option<&ProfileRef> {
+        self.entry(k).and_then(|e| e.profile.as_ref())
+    }
+
     /// nm-mptcp itself added this kernel endpoint.
     pub fn created(&self, k: &KernelEndpoint) -> bool {
         self.entry(k).is_some_and(|e| e.created)
@@ -99,7 +107,10 @@ impl Ledger {
                 None => self.entry(k).filter(|e| e.created).cloned(),
             })
             .collect();
-        Ledger { entries }
+        Ledger {
+            entries,
+            rp_filter_relaxed: self.rp_filter_relaxed.clone(),
+        }
     }
 }
 
@@ -194,6 +205,14 @@ pub fn lock_in(dir: &Path, name: &str, wait: Duration) -> Result<Flock<File>, Er
     }
 }
 
+/// Whether this user can read the ledger (the run directory is root's, mode 0700).
+pub fn ledger_readable(dir: &Path) -> bool {
+    match File::open(dir.join(LEDGER_FILE)) {
+        Err(e) => e.kind() != io::ErrorKind::PermissionDenied,
+        Ok(_) => true,
+    }
+}
+
 /// Read the ledger without taking the lock (for read-only commands).
 pub fn read_ledger(dir: &Path) -> Ledger {
     read_ledger_file(&dir.join(LEDGER_FILE))
@@ -256,6 +275,7 @@ mod tests {
                 None,
                 true,
             )],
+            ..Ledger::default()
         };
         let kernel = [
             k(1, "192.0.2.1"),
@@ -281,6 +301,7 @@ mod tests {
                 None,
                 true,
             )],
+            ..Ledger::default()
         };
         store.save(&ledger).unwrap();
         assert_eq!(store.load(), ledger);

@@ -5,12 +5,14 @@
 //! Imperative shell: `nm` (D-Bus), `kernel` (netlink, /proc), `ledger` (/run), `reconcile`.
 
 pub mod commands;
+pub mod config;
 pub mod diff;
 pub mod dispatcher;
 pub mod error;
 pub mod flags;
 pub mod kernel;
 pub mod ledger;
+pub mod limits;
 pub mod logging;
 pub mod model;
 pub mod nm;
@@ -18,4 +20,5 @@ pub mod nm_conf;
 pub mod nm_version;
 pub mod planner;
 pub mod reconcile;
+pub mod rp_filter;
 pub mod snapshot;

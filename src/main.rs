@@ -13,9 +13,11 @@ Usage:
   nm-mptcp plan [--json]     show what would be done and why, changing nothing
   nm-mptcp watch [--for S]   reconcile on address changes until addresses settle (default
                              60 s); the hook starts it when SLAAC, DHCPv6 or DAD is pending
+  nm-mptcp status [--json]   endpoints, owners, limits and why each address is or is not one
+  nm-mptcp check-config      validate /etc/nm-mptcp/config.toml (NM_MPTCP_CONFIG), change nothing
   nm-mptcp --version | --help
 
-Exit status: 0 ok, 2 usage, 3 NetworkManager/D-Bus, 4 kernel, 5 state dir, 6 busy.
+Exit status: 0 ok, 2 usage, 3 NetworkManager/D-Bus, 4 kernel, 5 state dir, 6 busy, 7 config.
 Log level: NM_MPTCP_LOG=error|warn|info|debug|trace.
 ";
 
@@ -33,7 +35,10 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let hook = !matches!(first, Some("reconcile" | "plan" | "watch"));
+    let hook = !matches!(
+        first,
+        Some("reconcile" | "plan" | "watch" | "status" | "check-config")
+    );
     logging(hook);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
             Some("reconcile") => Err(Error::usage("reconcile takes no arguments")),
             Some("plan") => commands::plan::run(&args[1..]).await,
             Some("watch") => commands::watch::run(&args[1..]).await,
+            Some("status") => commands::status::run(&args[1..]).await,
+            Some("check-config") => commands::check_config::run(&args[1..]),
             _ => commands::hook::run(&args).await,
         }
     });

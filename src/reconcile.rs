@@ -1,5 +1,6 @@
 //! The imperative shell: gather NetworkManager's and the kernel's state, plan, diff, apply,
-//! record ownership. Everything that decides lives in `planner` and `diff`.
+//! record ownership. Everything that decides lives in `planner`, `diff`, `limits` and
+//! `rp_filter`.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -8,15 +9,18 @@ use std::time::Duration;
 use nix::errno::Errno;
 use serde::Serialize;
 
+use crate::config::{self, Config};
 use crate::diff::{diff, Operation};
 use crate::error::Error;
 use crate::kernel::mptcp::{MptcpHandle, Refusal};
 use crate::kernel::{addresses, sysctl};
 use crate::ledger::{read_ledger, run_dir, Ledger, LedgerStore};
+use crate::limits::{self, Limits};
 use crate::model::KernelEndpoint;
 use crate::nm;
 use crate::nm_conf::{self, ConfPaths};
 use crate::planner::{plan, Plan};
+use crate::rp_filter::{self, RpFilterChange, LOOSE};
 use crate::snapshot::{assemble, HostFacts};
 
 /// How long NetworkManager may take to answer before the hook gives up.
@@ -29,29 +33,41 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 pub struct Outcome {
     pub plan: Plan,
     pub operations: Vec<Operation>,
-    /// Operations the kernel refused, with its reason.
-    pub refused: Vec<RefusedOperation>,
+    /// The limits the kernel should hold (and, after `apply`, holds).
+    pub limits: Limits,
+    pub limits_before: Limits,
+    pub rp_filter: Vec<RpFilterChange>,
+    /// Changes the kernel refused, with its reason.
+    pub refused: Vec<Refused>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct RefusedOperation {
-    pub operation: Operation,
+pub struct Refused {
+    pub change: String,
     pub error: String,
 }
 
-/// The state an event starts from.
-struct Gathered {
-    plan: Plan,
-    kernel: Vec<KernelEndpoint>,
+/// Everything an event starts from.
+pub struct Survey {
+    pub config: Config,
+    pub plan: Plan,
+    pub kernel: Vec<KernelEndpoint>,
+    pub limits: Limits,
 }
 
-async fn gather(
+/// Read NetworkManager, the kernel and the configuration, and plan; changes nothing.
+pub async fn survey(
     mptcp: &mut MptcpHandle,
     ledger: &Ledger,
     going_down: Option<&str>,
-) -> Result<Gathered, Error> {
-    let (view, kernel_addresses, kernel) =
-        futures_util::try_join!(nm::read(NM_TIMEOUT), addresses::dump(), mptcp.endpoints())?;
+) -> Result<Survey, Error> {
+    let config = config::load(&config::path())?;
+    let kernel_state = async {
+        let endpoints = mptcp.endpoints().await?;
+        Ok::<_, Error>((endpoints, mptcp.limits().await?))
+    };
+    let (view, kernel_addresses, (kernel, limits)) =
+        futures_util::try_join!(nm::read(NM_TIMEOUT), addresses::dump(), kernel_state)?;
     let ifindex_of = |name: &str| nix::net::if_::if_nametoindex(name).ok();
     let facts = HostFacts {
         kernel_addresses: &kernel_addresses,
@@ -62,35 +78,71 @@ async fn gather(
     };
     let host = assemble(&view, &facts);
     let foreign: Vec<KernelEndpoint> = kernel.iter().filter(|k| !ledger.owns(k)).cloned().collect();
-    Ok(Gathered {
+    Ok(Survey {
+        config,
         plan: plan(&host, &foreign),
         kernel,
+        limits,
     })
+}
+
+/// Interfaces with IPv4 endpoints: where rp_filter matters.
+fn ipv4_interfaces(plan: &Plan) -> Vec<String> {
+    let mut interfaces: Vec<String> = plan
+        .endpoints
+        .iter()
+        .filter(|e| e.address.is_ipv4())
+        .map(|e| e.interface.clone())
+        .collect();
+    interfaces.dedup();
+    interfaces
 }
 
 /// Plan and diff without changing anything (and without waiting for the lock).
 pub async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
     let ledger = read_ledger(&run_dir());
     let mut mptcp = MptcpHandle::connect()?;
-    let Gathered { plan, kernel } = gather(&mut mptcp, &ledger, going_down).await?;
-    let operations = diff(&plan.endpoints, &kernel, &ledger);
+    let survey = survey(&mut mptcp, &ledger, going_down).await?;
+    let operations = diff(&survey.plan.endpoints, &survey.kernel, &ledger);
+    let limits = limits::desired(&survey.config, survey.plan.endpoints.len(), survey.limits);
+    let rp_filter = rp_filter::changes(
+        &ipv4_interfaces(&survey.plan),
+        &sysctl::rp_filter,
+        &ledger.rp_filter_relaxed,
+        survey.config.relax_rp_filter,
+    );
     Ok(Outcome {
-        plan,
+        plan: survey.plan,
         operations,
+        limits,
+        limits_before: survey.limits,
+        rp_filter,
         refused: Vec::new(),
     })
 }
 
-/// Make the kernel hold what the plan asks for, under the lock.
+/// Make the kernel hold what the plan asks for, under the lock. A broken configuration file
+/// stops everything before anything is touched.
 pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
+    let config = config::load(&config::path())?;
     let store = LedgerStore::lock(&run_dir(), LOCK_WAIT)?;
     let ledger = store.load();
+    if config.enable_mptcp && sysctl::mptcp_enabled() == Some(false) {
+        sysctl::enable_mptcp()
+            .map_err(|e| Error::kernel(format!("cannot set net.mptcp.enabled = 1: {e}")))?;
+        tracing::info!("net.mptcp.enabled set to 1");
+    }
     let mut mptcp = MptcpHandle::connect()?;
-    let Gathered { plan, kernel } = gather(&mut mptcp, &ledger, going_down).await?;
+    let Survey {
+        config,
+        plan,
+        kernel,
+        limits: limits_before,
+    } = survey(&mut mptcp, &ledger, going_down).await?;
     let operations = diff(&plan.endpoints, &kernel, &ledger);
 
     let mut added: HashSet<IpAddr> = HashSet::new();
-    let mut refused = Vec::new();
+    let mut refusals = Vec::new();
     for operation in &operations {
         match execute(&mut mptcp, operation).await {
             Ok(()) => {
@@ -103,39 +155,96 @@ pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
             Err(Refusal {
                 errno: Errno::ENOENT,
             }) if matches!(operation, Operation::Delete { .. }) => {}
-            Err(refusal) => refused.push((operation, refusal)),
+            Err(refusal) => refusals.push((operation, refusal)),
         }
     }
-
     let kernel_after = if operations.is_empty() {
         kernel
     } else {
         mptcp.endpoints().await?
     };
-    let new_ledger = ledger.after_apply(&plan.endpoints, &kernel_after, &added);
-    if new_ledger != ledger {
-        store.save(&new_ledger)?;
-    }
 
+    let mut new_ledger = ledger.after_apply(&plan.endpoints, &kernel_after, &added);
     // A refusal matters only if the kernel still differs from the plan: an EEXIST because
     // NetworkManager added the same endpoint a moment earlier is convergence, not failure.
     let remaining = diff(&plan.endpoints, &kernel_after, &new_ledger);
-    let refused: Vec<RefusedOperation> = refused
+    let mut refused: Vec<Refused> = refusals
         .into_iter()
         .filter(|(op, _)| remaining.contains(op))
-        .map(|(op, refusal)| {
-            tracing::warn!(operation = %describe(op), error = %refusal, "kernel refused");
-            RefusedOperation {
-                operation: op.clone(),
-                error: refusal.to_string(),
-            }
-        })
+        .map(|(op, refusal)| refused_change(describe(op), &refusal))
         .collect();
+
+    let limits = limits::desired(&config, plan.endpoints.len(), limits_before);
+    if limits != limits_before {
+        match mptcp.set_limits(limits).await {
+            Ok(()) => tracing::info!(
+                subflows = limits.subflows,
+                add_addr_accepted = limits.add_addr_accepted,
+                "limits set"
+            ),
+            Err(refusal) => refused.push(refused_change(describe_limits(limits), &refusal)),
+        }
+    }
+
+    let rp_filter = rp_filter::changes(
+        &ipv4_interfaces(&plan),
+        &sysctl::rp_filter,
+        &ledger.rp_filter_relaxed,
+        config.relax_rp_filter,
+    );
+    new_ledger.rp_filter_relaxed =
+        apply_rp_filter(&rp_filter, &ledger.rp_filter_relaxed, &mut refused);
+
+    if new_ledger != ledger {
+        store.save(&new_ledger)?;
+    }
     Ok(Outcome {
         plan,
         operations,
+        limits,
+        limits_before,
+        rp_filter,
         refused,
     })
+}
+
+/// Write the rp_filter changes; returns the interfaces nm-mptcp has relaxed afterwards
+/// (forgetting interfaces that are gone).
+fn apply_rp_filter(
+    changes: &[RpFilterChange],
+    relaxed: &[String],
+    refused: &mut Vec<Refused>,
+) -> Vec<String> {
+    let mut now: Vec<String> = relaxed.to_vec();
+    for change in changes {
+        let what = format!(
+            "rp_filter {} -> {} on {}",
+            change.from, change.to, change.interface
+        );
+        match sysctl::set_rp_filter(&change.interface, change.to) {
+            Ok(()) => {
+                tracing::info!(interface = %change.interface, from = change.from, to = change.to, "rp_filter set");
+                now.retain(|i| *i != change.interface);
+                if change.to == LOOSE {
+                    now.push(change.interface.clone());
+                }
+            }
+            Err(e) => refused.push(Refused {
+                change: what,
+                error: e.to_string(),
+            }),
+        }
+    }
+    now.retain(|i| sysctl::rp_filter(i).is_some());
+    now
+}
+
+fn refused_change(change: String, refusal: &Refusal) -> Refused {
+    tracing::warn!(change = %change, error = %refusal, "kernel refused");
+    Refused {
+        change,
+        error: refusal.to_string(),
+    }
 }
 
 async fn execute(mptcp: &mut MptcpHandle, operation: &Operation) -> Result<(), Refusal> {
@@ -155,4 +264,12 @@ pub fn describe(operation: &Operation) -> String {
             format!("delete id {id} {address} ({})", why.code())
         }
     }
+}
+
+/// In `ip mptcp limits` words.
+pub fn describe_limits(limits: Limits) -> String {
+    format!(
+        "limits set subflows {} add_addr_accepted {}",
+        limits.subflows, limits.add_addr_accepted
+    )
 }

@@ -210,16 +210,28 @@ fn a_kernel_full_of_foreign_endpoints_and_a_vanished_interface_are_not_errors() 
     activate_subflow_profiles(&lab, 1);
     // No slot left: the planner says so instead of running into ERANGE.
     let out = lab.nm_mptcp(&["reconcile"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(lab.sh("ip mptcp endpoint show | wc -l").trim(), "8");
     let plan = String::from_utf8_lossy(&lab.nm_mptcp(&["plan"]).stdout).into_owned();
     assert!(plan.contains("endpoint-cap"), "{plan}");
     // One slot frees up: the next event takes it.
     lab.sh("ip mptcp endpoint delete id 8");
     assert!(lab.nm_mptcp(&["e0", "dhcp4-change"]).status.success());
-    assert!(lab.endpoints().contains(&endpoint("10.0.0.2", "e0", "subflow")));
+    assert!(lab
+        .endpoints()
+        .contains(&endpoint("10.0.0.2", "e0", "subflow")));
     // An event for an interface that is already gone.
     lab.sh("ip link del e0");
     let out = lab.nm_mptcp(&["e0", "down"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::error::Error;
 use crate::model::code;
 use crate::planner::Decision;
-use crate::reconcile::{self, describe, Outcome};
+use crate::reconcile::{self, describe, describe_limits, Outcome};
 
 pub async fn run(args: &[String]) -> Result<(), Error> {
     let json = match args {
@@ -68,11 +68,24 @@ fn render(outcome: &Outcome) -> String {
         }
     }
     let _ = writeln!(out);
-    if outcome.operations.is_empty() {
+    if outcome.operations.is_empty()
+        && outcome.limits == outcome.limits_before
+        && outcome.rp_filter.is_empty()
+    {
         let _ = writeln!(out, "kernel already matches: nothing to do");
     }
     for operation in &outcome.operations {
         let _ = writeln!(out, "would {}", describe(operation));
+    }
+    if outcome.limits != outcome.limits_before {
+        let _ = writeln!(out, "would {}", describe_limits(outcome.limits));
+    }
+    for change in &outcome.rp_filter {
+        let _ = writeln!(
+            out,
+            "would set rp_filter {} -> {} on {}",
+            change.from, change.to, change.interface
+        );
     }
     out
 }

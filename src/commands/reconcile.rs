@@ -10,6 +10,15 @@ pub async fn run() -> Result<(), Error> {
     for operation in &outcome.operations {
         println!("{}", reconcile::describe(operation));
     }
+    if outcome.limits != outcome.limits_before {
+        println!("{}", reconcile::describe_limits(outcome.limits));
+    }
+    for change in &outcome.rp_filter {
+        println!(
+            "rp_filter {} -> {} on {}",
+            change.from, change.to, change.interface
+        );
+    }
     println!(
         "{} endpoint(s) planned, {} change(s) made",
         outcome.plan.endpoints.len(),

@@ -1,4 +1,5 @@
-//! The kernel's MPTCP path manager over generic netlink: dump, add and delete endpoints.
+//! The kernel's MPTCP path manager over generic netlink: dump, add and delete endpoints,
+//! read and set limits.
 //! Handle -> request -> execute, as the rust-netlink crates do it; wire details live in
 //! `mptcp_wire`.
 
@@ -11,6 +12,7 @@ use nix::errno::Errno;
 use super::mptcp_wire::{AddrAttr, Command, PmAttr, PmMessage};
 use crate::error::Error;
 use crate::flags::EndpointFlags;
+use crate::limits::Limits;
 use crate::model::{DesiredEndpoint, KernelEndpoint};
 
 /// A refusal from the kernel, kept as an errno so callers can tell EEXIST from ERANGE.
@@ -62,11 +64,40 @@ impl MptcpHandle {
         self.change(Command::DelAddr, attrs).await
     }
 
-    async fn change(&mut self, cmd: Command, addr: Vec<AddrAttr>) -> Result<(), Refusal> {
-        match self
-            .execute(cmd, vec![PmAttr::Addr(addr)], NLM_F_REQUEST | NLM_F_ACK)
+    /// The path manager's limits.
+    pub async fn limits(&mut self) -> Result<Limits, Error> {
+        let replies = self
+            .execute(Command::GetLimits, vec![], NLM_F_REQUEST)
             .await
-        {
+            .map_err(|e| e.context("reading MPTCP limits"))?;
+        let mut limits = Limits {
+            subflows: 0,
+            add_addr_accepted: 0,
+        };
+        for attr in replies.iter().flatten() {
+            match *attr {
+                PmAttr::Subflows(v) => limits.subflows = v,
+                PmAttr::RcvAddAddrs(v) => limits.add_addr_accepted = v,
+                _ => {}
+            }
+        }
+        Ok(limits)
+    }
+
+    pub async fn set_limits(&mut self, limits: Limits) -> Result<(), Refusal> {
+        let attrs = vec![
+            PmAttr::RcvAddAddrs(limits.add_addr_accepted),
+            PmAttr::Subflows(limits.subflows),
+        ];
+        self.acknowledged(Command::SetLimits, attrs).await
+    }
+
+    async fn change(&mut self, cmd: Command, addr: Vec<AddrAttr>) -> Result<(), Refusal> {
+        self.acknowledged(cmd, vec![PmAttr::Addr(addr)]).await
+    }
+
+    async fn acknowledged(&mut self, cmd: Command, attrs: Vec<PmAttr>) -> Result<(), Refusal> {
+        match self.execute(cmd, attrs, NLM_F_REQUEST | NLM_F_ACK).await {
             Ok(_) => Ok(()),
             Err(RequestError::Refused(errno)) => Err(Refusal { errno }),
             Err(RequestError::Transport(e)) => {
