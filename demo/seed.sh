@@ -55,8 +55,8 @@ run sysctl net.mptcp.enabled
 run ip mptcp limits show
 run ip mptcp endpoint show
 
-step "What nm-mptcp decided, and why"
-run "$BIN" plan
+step "What nm-mptcp decided, and why (nm-mptcp status)"
+run "$BIN" status
 
 step "The dispatcher events nm-mptcp handled"
 bash "$LAB" logs "$NAME" | grep "event{" | tail -n 8 || true

@@ -78,7 +78,11 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
     };
     let dir = run_dir();
     let ledger_known = ledger_readable(&dir);
-    let ledger = read_ledger(&dir);
+    let ledger = if ledger_known {
+        read_ledger(&dir)
+    } else {
+        Ledger::default()
+    };
     let mut mptcp = MptcpHandle::connect()?;
     let survey = survey(&mut mptcp, &ledger, None).await?;
     let status = build(&survey, &ledger, ledger_known, &facts());

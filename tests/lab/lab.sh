@@ -12,6 +12,8 @@
 #   lab.sh logs NAME             dbus-daemon/nm-dispatcher (hook output) and NetworkManager logs
 #   lab.sh stop NAME | stop-all
 #
+# /run, NetworkManager's profiles, dispatcher.d and conf.d, and /etc/nm-mptcp are private
+# to the lab (tmpfs), so the host's files are never touched.
 # NetworkManager runs in a nested mount namespace where a file of the lab's own is bind-mounted
 # over /proc/sys/net/mptcp/enabled: writing 0 there keeps NetworkManager's own MPTCP support
 # out of the way, so every endpoint in the kernel is the hook's. Set LAB_NM_DEBUG=1 for
@@ -44,7 +46,7 @@ holder() {
     mount -o remount,ro /sys
     local d
     for d in /etc/NetworkManager/system-connections /etc/NetworkManager/dispatcher.d \
-             /etc/NetworkManager/conf.d /var/lib/NetworkManager; do
+             /etc/NetworkManager/conf.d /var/lib/NetworkManager /etc/nm-mptcp; do
         mkdir -p "$d"
         mount -t tmpfs tmpfs "$d"
     done
@@ -90,6 +92,8 @@ start() {
     dir=$(state "$name")
     [[ -e /run/netns/$name-c ]] && die "lab $name exists; stop it first"
     mkdir -p "$dir"
+    # The mount point for the lab's private /etc/nm-mptcp (nm-mptcp's own directory).
+    mkdir -p /etc/nm-mptcp
     echo 1 >"$dir/nm-sysctl"
     local level=INFO
     [[ ${LAB_NM_DEBUG:-} == 1 ]] && level=DEBUG
