@@ -55,13 +55,13 @@ pub struct Survey {
     pub limits: Limits,
 }
 
-/// Read NetworkManager, the kernel and the configuration, and plan; changes nothing.
+/// Read NetworkManager and the kernel, and plan; changes nothing.
 pub async fn survey(
+    config: Config,
     mptcp: &mut MptcpHandle,
     ledger: &Ledger,
     going_down: Option<&str>,
 ) -> Result<Survey, Error> {
-    let config = config::load(&config::path())?;
     let kernel_state = async {
         let endpoints = mptcp.endpoints().await?;
         Ok::<_, Error>((endpoints, mptcp.limits().await?))
@@ -100,9 +100,10 @@ fn ipv4_interfaces(plan: &Plan) -> Vec<String> {
 
 /// Plan and diff without changing anything (and without waiting for the lock).
 pub async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
+    let config = config::load(&config::path())?;
     let ledger = read_ledger(&run_dir());
     let mut mptcp = MptcpHandle::connect()?;
-    let survey = survey(&mut mptcp, &ledger, going_down).await?;
+    let survey = survey(config, &mut mptcp, &ledger, going_down).await?;
     let operations = diff(&survey.plan.endpoints, &survey.kernel, &ledger);
     let limits = limits::desired(&survey.config, survey.plan.endpoints.len(), survey.limits);
     let rp_filter = rp_filter::changes(
@@ -138,7 +139,7 @@ pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
         plan,
         kernel,
         limits: limits_before,
-    } = survey(&mut mptcp, &ledger, going_down).await?;
+    } = survey(config, &mut mptcp, &ledger, going_down).await?;
     let operations = diff(&plan.endpoints, &kernel, &ledger);
 
     let mut added: HashSet<IpAddr> = HashSet::new();

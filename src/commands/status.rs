@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::config;
 use crate::error::Error;
 use crate::flags::EndpointFlags;
 use crate::kernel::mptcp::MptcpHandle;
@@ -76,6 +77,7 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
             )))
         }
     };
+    let config = config::load(&config::path())?;
     let dir = run_dir();
     let ledger_known = ledger_readable(&dir);
     let ledger = if ledger_known {
@@ -84,7 +86,7 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
         Ledger::default()
     };
     let mut mptcp = MptcpHandle::connect()?;
-    let survey = survey(&mut mptcp, &ledger, None).await?;
+    let survey = survey(config, &mut mptcp, &ledger, None).await?;
     let status = build(&survey, &ledger, ledger_known, &facts());
     if json {
         let text = serde_json::to_string_pretty(&status)
