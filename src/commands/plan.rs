@@ -8,24 +8,9 @@ use crate::planner::Decision;
 use crate::reconcile::{self, describe, describe_limits, Outcome};
 
 pub async fn run(args: &[String]) -> Result<(), Error> {
-    let json = match args {
-        [] => false,
-        [flag] if flag == "--json" => true,
-        other => {
-            return Err(Error::usage(format!(
-                "plan takes only --json, got {other:?}"
-            )))
-        }
-    };
+    let json = super::json_flag("plan", args)?;
     let outcome = reconcile::dry_run(None).await?;
-    if json {
-        let text = serde_json::to_string_pretty(&outcome)
-            .map_err(|e| Error::usage(format!("cannot encode the plan: {e}")))?;
-        println!("{text}");
-    } else {
-        print!("{}", render(&outcome));
-    }
-    Ok(())
+    super::print(&outcome, json, render)
 }
 
 fn render(outcome: &Outcome) -> String {

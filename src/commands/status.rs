@@ -88,14 +88,7 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
     let mut mptcp = MptcpHandle::connect()?;
     let survey = survey(config, &mut mptcp, &ledger, None).await?;
     let status = build(&survey, &ledger, ledger_known, &facts());
-    if json {
-        let text = serde_json::to_string_pretty(&status)
-            .map_err(|e| Error::usage(format!("cannot encode the status: {e}")))?;
-        println!("{text}");
-    } else {
-        print!("{}", render(&status));
-    }
-    Ok(())
+    super::print(&status, json, render)
 }
 
 /// Host facts status reports beyond the survey.
