@@ -42,43 +42,26 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const KERNEL_DEFAULT: Limits = Limits {
-        subflows: 2,
-        add_addr_accepted: 0,
-    };
+    const fn limits(subflows: u32, add_addr_accepted: u32) -> Limits {
+        Limits {
+            subflows,
+            add_addr_accepted,
+        }
+    }
+
+    const KERNEL_DEFAULT: Limits = limits(2, 0);
 
     #[test]
     fn auto_gives_the_seeds_verification_output_for_three_endpoints() {
-        assert_eq!(
-            desired(&Config::default(), 3, KERNEL_DEFAULT),
-            Limits {
-                subflows: 3,
-                add_addr_accepted: 2
-            }
-        );
+        assert_eq!(desired(&Config::default(), 3, KERNEL_DEFAULT), limits(3, 2));
     }
 
     #[test]
     fn auto_follows_the_count_and_leaves_limits_alone_without_endpoints() {
         let c = Config::default();
-        assert_eq!(
-            desired(&c, 1, KERNEL_DEFAULT),
-            Limits {
-                subflows: 2,
-                add_addr_accepted: 0
-            }
-        );
-        assert_eq!(
-            desired(&c, 8, KERNEL_DEFAULT),
-            Limits {
-                subflows: 8,
-                add_addr_accepted: 7
-            }
-        );
-        let odd = Limits {
-            subflows: 5,
-            add_addr_accepted: 4,
-        };
+        assert_eq!(desired(&c, 1, KERNEL_DEFAULT), limits(2, 0));
+        assert_eq!(desired(&c, 8, KERNEL_DEFAULT), limits(8, 7));
+        let odd = limits(5, 4);
         assert_eq!(desired(&c, 0, odd), odd);
     }
 
@@ -89,30 +72,15 @@ mod tests {
             add_addr_accepted: LimitSetting::Keep,
             ..Config::default()
         };
-        let current = Limits {
-            subflows: 1,
-            add_addr_accepted: 6,
-        };
-        assert_eq!(
-            desired(&c, 3, current),
-            Limits {
-                subflows: 4,
-                add_addr_accepted: 6
-            }
-        );
-        assert_eq!(
-            desired(&c, 0, current),
-            Limits {
-                subflows: 4,
-                add_addr_accepted: 6
-            }
-        );
+        let current = limits(1, 6);
+        assert_eq!(desired(&c, 3, current), limits(4, 6));
+        assert_eq!(desired(&c, 0, current), limits(4, 6));
     }
 
     proptest! {
         #[test]
         fn always_within_the_kernels_range(managed in 0usize..40, s in 0u32..=8, a in 0u32..=8) {
-            let got = desired(&Config::default(), managed, Limits { subflows: s, add_addr_accepted: a });
+            let got = desired(&Config::default(), managed, limits(s, a));
             prop_assert!(got.subflows <= LIMIT_MAX && got.add_addr_accepted <= LIMIT_MAX);
             if managed > 0 {
                 prop_assert!(got.subflows >= 2);
