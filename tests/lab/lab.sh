@@ -12,201 +12,338 @@
 #   lab.sh logs NAME             dbus-daemon/nm-dispatcher (hook output) and NetworkManager logs
 #   lab.sh stop NAME | stop-all
 #
-# /run, NetworkManager's profiles, dispatcher.d and conf.d, and /etc/nm-mptcp are private
-# to the lab (tmpfs), so the host's files are never touched.
-# NetworkManager runs in a nested mount namespace where a file of the lab's own is bind-mounted
-# over /proc/sys/net/mptcp/enabled: writing 0 there keeps NetworkManager's own MPTCP support
-# out of the way, so every endpoint in the kernel is the hook's. Set LAB_NM_DEBUG=1 for
-# NetworkManager's debug log. Nothing here addresses anything outside the lab's namespaces.
+# NAME is 1-12 lowercase letters or digits; state lives in /tmp/nm-mptcp-lab/NAME/.
+# One holder process (sleep) in NAME-c owns a private mount namespace: /run, NetworkManager's
+# profiles, dispatcher.d, conf.d and state, and /etc/nm-mptcp are tmpfs there, so the host's
+# files are never touched. NetworkManager runs in a nested mount namespace where a file of the
+# lab's own is bind-mounted over /proc/sys/net/mptcp/enabled: writing 0 there keeps
+# NetworkManager's own MPTCP support out of the way, so every endpoint in the kernel is the
+# hook's. Set LAB_NM_DEBUG=1 (at start) for NetworkManager's debug log. Logs: holder.log,
+# dbus.log (dbus-daemon, nm-dispatcher and the hooks' stdout/stderr), nm.log.
+# Nothing here addresses anything outside the lab's namespaces (no DNS, no connectivity check).
 set -euo pipefail
 
-ROOT=/tmp/nm-mptcp-lab
+ROOT=$(realpath -m -- "${LAB_ROOT:-/tmp/nm-mptcp-lab}") # LAB_ROOT: only to test the harness
+SELF=$(realpath "${BASH_SOURCE[0]}")
+START_TIMEOUT=20 # seconds until nmcli answers after start / restart-nm
+LINK_TIMEOUT=10  # seconds until a new veth is usable by NetworkManager
+HOOK=50-nm-mptcp
+DISPATCHER=/etc/NetworkManager/dispatcher.d
 
-die() { echo "lab: $*" >&2; exit 1; }
+die() {
+    echo "lab: $*" >&2
+    exit 1
+}
 
 state() { echo "$ROOT/$1"; }
 
+# True if PID lives in network namespace NS (guards against stale pid files and pid reuse).
+in_netns() {
+    local a b
+    a=$(stat -Lc %d:%i "/proc/$1/ns/net" 2>/dev/null) || return 1
+    b=$(stat -Lc %d:%i "/run/netns/$2" 2>/dev/null) || return 1
+    [[ $a == "$b" ]]
+}
+
+# The holder's pid, checked to still live in NAME-c.
 holder_pid() {
-    local pid
-    pid=$(cat "$(state "$1")/holder.pid" 2>/dev/null) || die "lab $1 is not running"
+    local name=$1 pid
+    pid=$(cat "$(state "$name")/holder.pid" 2>/dev/null) || die "lab $name is not running"
+    if ! [[ $pid =~ ^[0-9]+$ ]] || ! in_netns "$pid" "$name-c"; then
+        die "lab $name: holder $pid is gone"
+    fi
     echo "$pid"
 }
 
 in_lab() {
-    local name=$1; shift
-    nsenter -t "$(holder_pid "$name")" -n -m -- "$@"
+    local name=$1 pid
+    shift
+    pid=$(holder_pid "$name")
+    nsenter -t "$pid" -n -m -- "$@"
 }
 
-# Runs inside NAME-c with a private mount namespace; stays alive as the lab's holder.
+# Runs as `ip netns exec NAME-c unshare -m --propagation private lab.sh __holder DIR`;
+# becomes the lab's long-lived holder.
 holder() {
-    local dir=$1
-    mount -t tmpfs tmpfs /run
+    local dir=$1 d i
+    echo $$ >"$dir/holder.pid.new"
+    mv "$dir/holder.pid.new" "$dir/holder.pid"
+    mount -t tmpfs -o mode=0755 tmpfs /run
     mkdir -p /run/dbus /run/NetworkManager
-    # With a read-only /sys NetworkManager does not wait for udev and manages the veths.
+    # With a read-only /sys NetworkManager does not wait for udev (there is none) and manages
+    # new devices; with a writable one every device stays unmanaged.
     mount -o remount,ro /sys
-    local d
-    for d in /etc/NetworkManager/system-connections /etc/NetworkManager/dispatcher.d \
-             /etc/NetworkManager/conf.d /var/lib/NetworkManager /etc/nm-mptcp; do
-        mkdir -p "$d"
-        mount -t tmpfs tmpfs "$d"
+    for d in /etc/NetworkManager/system-connections "$DISPATCHER" /etc/NetworkManager/conf.d \
+        /var/lib/NetworkManager /etc/nm-mptcp; do
+        mkdir -p "$d" # on the host only if missing: the mount point itself
+        mount -t tmpfs -o mode=0755 tmpfs "$d"
     done
-    mkdir -p /etc/NetworkManager/dispatcher.d/{pre-up.d,pre-down.d,no-wait.d}
-    dbus-daemon --system --nofork --nopidfile >>"$dir/dbus.log" 2>&1 &
-    local i
-    for i in $(seq 100); do [[ -S /run/dbus/system_bus_socket ]] && break; sleep 0.05; done
+    mkdir -p "$DISPATCHER"/{pre-up.d,pre-down.d,no-wait.d}
+    # Only NetworkManager's own helpers are D-Bus activatable in the lab: otherwise NM's requests
+    # start ModemManager (which probes the host's serial devices), polkitd, hostnamed, ...
+    mkdir -p "$dir/system-services"
+    cp /usr/share/dbus-1/system-services/org.freedesktop.nm_{dispatcher,priv_helper}.service \
+        "$dir/system-services/"
+    mount --bind "$dir/system-services" /usr/share/dbus-1/system-services
+    # --nosyslog: bus messages to stderr; nm-dispatcher (D-Bus activated) and the hooks it runs
+    # inherit that stderr, so their output lands in dbus.log too.
+    dbus-daemon --system --nofork --nopidfile --nosyslog </dev/null >>"$dir/dbus.log" 2>&1 &
+    for i in $(seq 100); do
+        [[ -S /run/dbus/system_bus_socket ]] && break
+        sleep 0.05
+    done
+    [[ -S /run/dbus/system_bus_socket ]] || die "dbus-daemon did not create its socket"
     start_nm "$dir"
-    echo $$ >"$dir/holder.pid"
     exec sleep infinity
 }
 
 # NetworkManager in its own mount namespace, where net.mptcp.enabled is the lab's file.
+# --debug: log to stderr (nm.log); without it NetworkManager logs only to the (absent) journal.
+# Its pid goes to DIR/nm.pid (for restart-nm). The subshell makes it an orphan (adopted and
+# reaped by init, not left a zombie under the holder's sleep); setsid, a session of its own.
 start_nm() {
     local dir=$1
-    setsid unshare -m --propagation private sh -c \
-        "mount --bind '$dir/nm-sysctl' /proc/sys/net/mptcp/enabled && exec NetworkManager --no-daemon --config='$dir/NetworkManager.conf'" \
-        </dev/null >>"$dir/nm.log" 2>&1 &
-    echo $! >"$dir/nm.pid"
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    (setsid unshare -m --propagation private sh -c '
+        echo $$ >"$1/nm.pid"
+        mount --bind "$1/nm-sysctl" /proc/sys/net/mptcp/enabled &&
+            exec NetworkManager --no-daemon --debug --config="$1/NetworkManager.conf"' sh "$dir" \
+        </dev/null >>"$dir/nm.log" 2>&1 &)
 }
 
+# True while PID runs (a zombie counts as gone).
+alive() {
+    local st
+    st=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $st && $st != Z ]]
+}
+
+# Wait until nmcli answers inside the lab; fails early when the holder (pid WATCH, if given)
+# or NetworkManager exits.
 wait_for_nm() {
-    local name=$1 i
-    for i in $(seq 200); do
-        in_lab "$name" nmcli -t general status >/dev/null 2>&1 && return 0
+    local name=$1 watch=${2:-} dir deadline=$((SECONDS + START_TIMEOUT))
+    dir=$(state "$name")
+    while ((SECONDS < deadline)); do
+        if [[ -s $dir/holder.pid ]] &&
+            timeout 5 nsenter -t "$(cat "$dir/holder.pid")" -n -m -- \
+                nmcli -t general status >/dev/null 2>&1; then
+            return 0
+        fi
+        if [[ -n $watch ]] && ! alive "$watch"; then
+            echo "lab $name: the holder exited" >&2
+            return 1
+        fi
+        if [[ -s $dir/nm.pid ]] && ! alive "$(cat "$dir/nm.pid")"; then
+            echo "lab $name: NetworkManager exited" >&2
+            return 1
+        fi
         sleep 0.1
     done
+    echo "lab $name: no answer from NetworkManager within ${START_TIMEOUT}s" >&2
     return 1
+}
+
+start() {
+    local name=$1 dir level=INFO holder
+    dir=$(state "$name")
+    [[ -e /run/netns/$name-c || -e /run/netns/$name-s ]] && die "lab $name exists; stop it first"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    printf '1\n' >"$dir/nm-sysctl"
+    [[ ${LAB_NM_DEBUG:-} == 1 ]] && level=DEBUG
+    # dns=none, hostname-mode=none: NetworkManager shares the host's /etc/resolv.conf and
+    # hostname (only the mount and network namespaces are the lab's); leave both alone.
+    cat >"$dir/NetworkManager.conf" <<EOF
+[main]
+plugins=keyfile
+no-auto-default=*
+dns=none
+rc-manager=unmanaged
+hostname-mode=none
+auth-polkit=root-only
+
+[logging]
+level=$level
+
+[connectivity]
+enabled=false
+EOF
+    : >"$dir/dbus.log"
+    : >"$dir/nm.log"
+    : >"$dir/holder.log"
+    ip netns add "$name-c"
+    ip netns add "$name-s"
+    ip -n "$name-c" link set lo up
+    ip -n "$name-s" link set lo up
+    # setsid: the holder outlives this shell and is out of its caller's process group.
+    setsid ip netns exec "$name-c" unshare -m --propagation private \
+        bash "$SELF" __holder "$dir" </dev/null >>"$dir/holder.log" 2>&1 &
+    holder=$!
+    wait_for_nm "$name" "$holder" && return 0
+    echo "lab $name did not start (lab.sh stop $name cleans up)" >&2
+    logs "$name" >&2
+    exit 1
 }
 
 restart_nm() {
     local name=$1 dir pid i
     dir=$(state "$name")
-    pid=$(cat "$dir/nm.pid")
-    kill "$pid"
-    for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    in_lab "$name" bash "${BASH_SOURCE[0]}" __start_nm "$dir"
-    wait_for_nm "$name" || die "NetworkManager did not come back"
+    holder_pid "$name" >/dev/null
+    pid=$(cat "$dir/nm.pid" 2>/dev/null) || pid="" # none: NetworkManager is already gone
+    if [[ $pid =~ ^[0-9]+$ ]] && in_netns "$pid" "$name-c"; then
+        kill "$pid"
+        for i in $(seq 100); do
+            alive "$pid" || break
+            sleep 0.1
+        done
+        alive "$pid" && die "NetworkManager ($pid) did not stop"
+    fi
+    rm -f "$dir/nm.pid"
+    in_lab "$name" bash "$SELF" __start_nm "$dir"
+    wait_for_nm "$name" || {
+        logs "$name" >&2
+        die "NetworkManager did not come back"
+    }
 }
 
-start() {
-    local name=$1 dir
-    dir=$(state "$name")
-    [[ -e /run/netns/$name-c ]] && die "lab $name exists; stop it first"
-    mkdir -p "$dir"
-    # The mount point for the lab's private /etc/nm-mptcp (nm-mptcp's own directory).
-    mkdir -p /etc/nm-mptcp
-    echo 1 >"$dir/nm-sysctl"
-    local level=INFO
-    [[ ${LAB_NM_DEBUG:-} == 1 ]] && level=DEBUG
-    cat >"$dir/NetworkManager.conf" <<EOF
-[main]
-plugins=keyfile
-no-auto-default=*
-
-[logging]
-level=$level
-EOF
-    : >"$dir/dbus.log"
-    : >"$dir/nm.log"
-    ip netns add "$name-c"
-    ip netns add "$name-s"
-    ip -n "$name-c" link set lo up
-    ip -n "$name-s" link set lo up
-    # setsid: the holder outlives this shell and its caller's process group.
-    setsid ip netns exec "$name-c" unshare -m --propagation private \
-        bash "${BASH_SOURCE[0]}" __holder "$dir" </dev/null >/dev/null 2>&1 &
-    local i
-    for i in $(seq 100); do [[ -s $dir/holder.pid ]] && break; sleep 0.05; done
-    [[ -s $dir/holder.pid ]] && wait_for_nm "$name" && return 0
-    echo "lab $name: NetworkManager did not come up" >&2
-    logs "$name" >&2
-    exit 1
+# What NetworkManager says about DEVICE (e.g. "disconnected"); empty if it does not list it.
+device_state() {
+    in_lab "$1" nmcli -t -f DEVICE,STATE device status 2>/dev/null |
+        awk -F: -v dev="$2" '$1 == dev { print $2 }'
 }
 
 link() {
-    local name=$1 client=$2 server=$3 i
+    local name=$1 client=$2 server=$3 st="" deadline
+    holder_pid "$name" >/dev/null
     ip link add "$client" netns "$name-c" type veth peer name "$server" netns "$name-s"
     ip -n "$name-s" link set "$server" up
-    for i in $(seq 100); do
-        if in_lab "$name" nmcli -t -f DEVICE,STATE device status 2>/dev/null |
-            grep -q "^$client:\(disconnected\|connected\|connecting\)"; then
-            return 0
-        fi
-        sleep 0.1
+    deadline=$((SECONDS + LINK_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        st=$(device_state "$name" "$client")
+        case $st in
+        "" | unmanaged | unavailable) sleep 0.1 ;;
+        *) return 0 ;;
+        esac
     done
     in_lab "$name" nmcli device status >&2 || true
-    die "device $client did not become available to NetworkManager"
+    [[ $st == unmanaged ]] && echo "lab: $client is unmanaged (is /sys writable in the lab?)" >&2
+    die "device $client did not become available to NetworkManager (state: ${st:-not listed})"
 }
 
 nm_sysctl() {
-    [[ $2 == 0 || $2 == 1 ]] || die "nm-sysctl takes 0 or 1"
-    # In place: the bind mount keeps pointing at this inode.
+    [[ ${2:-} == 0 || ${2:-} == 1 ]] || die "nm-sysctl NAME 0|1"
+    holder_pid "$1" >/dev/null
+    # In place: the bind mount in NetworkManager's namespace points at this inode.
     printf '%s\n' "$2" >"$(state "$1")/nm-sysctl"
 }
 
 hook() {
-    local name=$1 binary
-    binary=$(realpath "$2")
-    in_lab "$name" ln -sfn "$binary" /etc/NetworkManager/dispatcher.d/50-nm-mptcp
-    in_lab "$name" ln -sfn "$binary" /etc/NetworkManager/dispatcher.d/pre-down.d/50-nm-mptcp
+    local name=$1 binary owner mode
+    binary=$(realpath -e -- "$2") || die "no such file: $2"
+    # nm-dispatcher silently skips scripts that are not root-owned, are group/other writable,
+    # set-UID or not executable (it checks the symlink's target).
+    read -r owner mode < <(stat -Lc '%u %a' -- "$binary")
+    [[ $owner == 0 && $((8#$mode & 8#4022)) == 0 && $((8#$mode & 8#100)) != 0 ]] ||
+        die "$binary: nm-dispatcher wants root-owned, mode u+x, no g+w/o+w/set-UID (got $owner $mode)"
+    in_lab "$name" test -x "$binary" || die "$binary is not visible inside lab $name"
+    in_lab "$name" ln -sfn -- "$binary" "$DISPATCHER/$HOOK"
+    in_lab "$name" ln -sfn -- "$binary" "$DISPATCHER/pre-down.d/$HOOK"
 }
 
 unhook() {
-    in_lab "$1" rm -f /etc/NetworkManager/dispatcher.d/50-nm-mptcp \
-        /etc/NetworkManager/dispatcher.d/pre-down.d/50-nm-mptcp
+    in_lab "$1" rm -f -- "$DISPATCHER/$HOOK" "$DISPATCHER/pre-down.d/$HOOK"
 }
 
 logs() {
     local dir
     dir=$(state "$1")
+    echo "--- lab holder ($dir/holder.log)"
+    tail -n 20 "$dir/holder.log" 2>/dev/null || true
     echo "--- dbus-daemon, nm-dispatcher, hooks ($dir/dbus.log)"
     tail -n 60 "$dir/dbus.log" 2>/dev/null || true
     echo "--- NetworkManager ($dir/nm.log)"
     tail -n 40 "$dir/nm.log" 2>/dev/null || true
 }
 
-stop() {
-    local name=$1 ns pids i
-    for ns in "$name-c" "$name-s"; do
-        [[ -e /run/netns/$ns ]] || continue
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        [[ -n $pids ]] && kill $pids 2>/dev/null || true
-        for i in $(seq 30); do
-            pids=$(ip netns pids "$ns" 2>/dev/null || true)
-            [[ -z $pids ]] && break
-            sleep 0.1
-        done
-        [[ -n $pids ]] && kill -9 $pids 2>/dev/null || true
-        ip netns del "$ns" 2>/dev/null || true
-    done
-    rm -rf "$(state "$name")"
-}
-
-stop_all() {
-    local dir
-    for dir in "$ROOT"/*/; do
-        [[ -d $dir ]] && stop "$(basename "$dir")"
+# All pids in the lab's two network namespaces.
+lab_pids() {
+    local ns
+    for ns in "$1-c" "$1-s"; do
+        [[ -e /run/netns/$ns ]] && ip netns pids "$ns" 2>/dev/null
     done
     return 0
 }
 
+stop() {
+    local name=$1 i sig=TERM ns
+    local -a pids
+    # SIGTERM for 2 s, then SIGKILL; re-read the list each round (processes may still fork).
+    for i in $(seq 50); do
+        mapfile -t pids < <(lab_pids "$name")
+        ((${#pids[@]} == 0)) && break
+        ((i > 20)) && sig=KILL
+        kill -s "$sig" -- "${pids[@]}" 2>/dev/null || true
+        sleep 0.1
+    done
+    mapfile -t pids < <(lab_pids "$name")
+    for ns in "$name-c" "$name-s"; do
+        [[ -e /run/netns/$ns ]] && ip netns del "$ns"
+    done
+    rm -rf "$(state "$name")"
+    ((${#pids[@]} == 0)) || die "lab $name: processes survived SIGKILL: ${pids[*]}"
+}
+
+stop_all() {
+    local dir rc=0
+    for dir in "$ROOT"/*/; do
+        [[ -d $dir ]] || continue
+        stop "$(basename "$dir")" || rc=1
+    done
+    return "$rc"
+}
+
+usage() {
+    sed -n '4,13p' "$SELF" | sed 's/^# *//' >&2
+    exit 2
+}
+
 cmd=${1:-}
-[[ $cmd == __holder ]] && { holder "$2"; exit; }
-[[ $cmd == __start_nm ]] && { start_nm "$2"; exit; }
-[[ $cmd == stop-all ]] && { stop_all; exit; }
-[[ $# -ge 2 ]] || die "usage: lab.sh start|exec|peer|link|nm-sysctl|hook|unhook|logs|stop NAME ..."
-name=$2
-[[ $name =~ ^[a-z0-9]{1,10}$ ]] || die "lab name must be 1-10 lowercase letters or digits"
-shift 2
 case $cmd in
+__holder) holder "$2" ;;   # internal: inside NAME-c's private mount namespace
+__start_nm) start_nm "$2" ;; # internal: inside the lab (restart-nm)
+stop-all) stop_all ;;
+"" | -h | --help | help) usage ;;
+*)
+    [[ $# -ge 2 ]] || usage
+    name=$2
+    [[ $name =~ ^[a-z0-9]{1,12}$ ]] || die "lab name must be 1-12 lowercase letters or digits"
+    shift 2
+    case $cmd in
     start) start "$name" ;;
-    exec) in_lab "$name" "$@" ;;
-    peer) ip netns exec "$name-s" "$@" ;;
-    link) [[ $# == 2 ]] || die "link NAME CIF SIF"; link "$name" "$1" "$2" ;;
+    exec)
+        [[ $# -ge 1 ]] || die "exec NAME CMD..."
+        pid=$(holder_pid "$name")
+        exec nsenter -t "$pid" -n -m -- "$@"
+        ;;
+    peer)
+        [[ $# -ge 1 ]] || die "peer NAME CMD..."
+        [[ -e /run/netns/$name-s ]] || die "lab $name is not running"
+        exec ip netns exec "$name-s" "$@"
+        ;;
+    link)
+        [[ $# == 2 ]] || die "link NAME CIF SIF"
+        link "$name" "$1" "$2"
+        ;;
     nm-sysctl) nm_sysctl "$name" "${1:-}" ;;
-    hook) [[ $# == 1 ]] || die "hook NAME BINARY"; hook "$name" "$1" ;;
+    hook)
+        [[ $# == 1 ]] || die "hook NAME BINARY"
+        hook "$name" "$1"
+        ;;
     unhook) unhook "$name" ;;
     logs) logs "$name" ;;
     restart-nm) restart_nm "$name" ;;
     stop) stop "$name" ;;
     *) die "unknown command $cmd" ;;
+    esac
+    ;;
 esac
