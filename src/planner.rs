@@ -240,30 +240,28 @@ fn select(devices: &mut [DevicePlan], foreign: &[KernelEndpoint]) -> Vec<Desired
         })
         .collect();
 
-    // A foreign endpoint that is exactly what we want is adopted; an implicit one the
-    // kernel made is replaced. Every other foreign endpoint holds one of the kernel's slots.
-    let blocking: Vec<&KernelEndpoint> = foreign
-        .iter()
-        .filter(|k| {
-            !candidates.iter().any(|c| {
-                k.address == c.address
-                    && (k.flags.contains(EndpointFlags::IMPLICIT)
-                        || (k.ifindex == Some(c.ifindex) && k.flags == c.flags && k.port == 0))
-            })
-        })
-        .collect();
-    let slots = KERNEL_ENDPOINT_CAP.saturating_sub(blocking.len());
-
+    // Foreign endpoints stay in the kernel (nm-mptcp never deletes them) and so hold slots,
+    // except that one exactly as wanted is adopted (its slot becomes ours) and an implicit one
+    // the kernel made is replaced in place. Only new endpoints need a free slot.
     let mut seen = HashSet::new();
     let mut endpoints = Vec::new();
+    let mut new_endpoints = 0;
     for c in candidates {
+        let held = foreign.iter().find(|k| k.address == c.address);
+        let in_place = held.is_some_and(|k| {
+            k.flags.contains(EndpointFlags::IMPLICIT)
+                || (k.ifindex == Some(c.ifindex) && k.flags == c.flags && k.port == 0)
+        });
         let verdict = if !seen.insert(c.address) {
             Some(Reason::Duplicate)
-        } else if blocking.iter().any(|k| k.address == c.address) {
+        } else if held.is_some() && !in_place {
             Some(Reason::ForeignEndpoint)
-        } else if endpoints.len() >= slots {
+        } else if in_place {
+            None
+        } else if foreign.len() + new_endpoints >= KERNEL_ENDPOINT_CAP {
             Some(Reason::EndpointCap)
         } else {
+            new_endpoints += 1;
             None
         };
         let device = &mut devices[c.order];
@@ -559,6 +557,27 @@ mod tests {
     }
 
     #[test]
+    fn a_kernel_full_of_lower_ranked_foreign_endpoints_is_not_overfilled() {
+        // NetworkManager's own support left e0's first 8 addresses; the best 8 would take the
+        // first address of each device, but those are not ours to delete.
+        let e0: Vec<String> = (1..=8).map(|i| format!("10.0.0.{i}")).collect();
+        let e0: Vec<&str> = e0.iter().map(String::as_str).collect();
+        let host = host(vec![
+            device("e0", 2, 0x22, true, &e0),
+            device("e1", 3, 0x22, true, &["10.1.0.1"]),
+        ]);
+        let others: Vec<KernelEndpoint> = e0
+            .iter()
+            .enumerate()
+            .map(|(i, a)| foreign(i as u8 + 1, a, 2, EndpointFlags::SUBFLOW))
+            .collect();
+        let plan = plan(&host, &others);
+        assert_eq!(plan.endpoints.len(), 8);
+        assert!(plan.endpoints.iter().all(|e| e.interface == "e0"));
+        assert_eq!(reasons(&plan)[8], ("10.1.0.1".into(), Reason::EndpointCap));
+    }
+
+    #[test]
     fn identical_foreign_endpoint_is_adopted_not_fought() {
         let host = host(vec![device("e0", 2, 0x22, true, &["192.0.2.1"])]);
         let others = [foreign(1, "192.0.2.1", 2, EndpointFlags::SUBFLOW)];
@@ -704,6 +723,40 @@ mod tests {
                 if d.flags.contains(MptcpFlags::DISABLED) {
                     prop_assert!(d.addresses.iter().all(|a| a.decision == Decision::Skipped));
                 }
+            }
+        }
+
+        #[test]
+        fn the_kernel_never_needs_more_than_8_slots(
+            host in arb_host(),
+            others in prop::collection::vec((0u8..4, 1u8..12, 0u32..6, 0u32..4), 0..10),
+        ) {
+            let mut seen = HashSet::new();
+            let foreign: Vec<KernelEndpoint> = others
+                .into_iter()
+                .filter(|(net, h, ..)| seen.insert((*net, *h)))
+                .enumerate()
+                .map(|(i, (net, h, ifindex, flags))| {
+                    let [a, b, c] = V4_NETS[net as usize];
+                    KernelEndpoint {
+                        id: i as u8 + 1,
+                        address: IpAddr::from([a, b, c, h]),
+                        ifindex: Some(ifindex),
+                        port: 0,
+                        flags: EndpointFlags::from_bits_retain(flags),
+                    }
+                })
+                .take(KERNEL_ENDPOINT_CAP)
+                .collect();
+            let plan = plan(&host, &foreign);
+            let adopted = foreign
+                .iter()
+                .filter(|k| plan.endpoints.iter().any(|d| d.is_held_by(k)))
+                .count();
+            prop_assert!(plan.endpoints.len() + foreign.len() - adopted <= KERNEL_ENDPOINT_CAP);
+            for d in &plan.endpoints {
+                let held = foreign.iter().find(|k| k.address == d.address);
+                prop_assert!(held.is_none_or(|k| d.is_held_by(k)), "{:?} would fight a foreign endpoint", d);
             }
         }
 

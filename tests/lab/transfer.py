@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """One bulk transfer over MPTCP (or plain TCP), for the lab's data-path test and the demo.
 
-  transfer.py serve PORT            accept one connection, print per-second bytes as JSON
+  transfer.py serve PORT            accept one connection, print bytes per second and per
+                                    tenth of a second as JSON
   transfer.py send HOST PORT SECS [--tcp]
 
 Only ever pointed at the lab's own namespaces.
@@ -21,7 +22,7 @@ def serve(port):
         listener.listen(1)
         print("ready", flush=True)
         conn, _ = listener.accept()
-        per_second = []
+        per_second, per_tenth = [], []
         start = time.monotonic()
         with conn:
             while True:
@@ -31,10 +32,11 @@ def serve(port):
                     break
                 if not data:
                     break
-                second = int(time.monotonic() - start)
-                per_second.extend([0] * (second + 1 - len(per_second)))
-                per_second[second] += len(data)
-        print(json.dumps({"per_second": per_second}), flush=True)
+                elapsed = time.monotonic() - start
+                for buckets, index in ((per_second, int(elapsed)), (per_tenth, int(elapsed * 10))):
+                    buckets.extend([0] * (index + 1 - len(buckets)))
+                    buckets[index] += len(data)
+        print(json.dumps({"per_second": per_second, "per_tenth": per_tenth}), flush=True)
 
 
 def send(host, port, seconds, proto):
