@@ -104,11 +104,11 @@ async fn read_unbounded() -> Result<NmView, Error> {
     let active_props = try_join_all(
         actives
             .iter()
-            .map(|p| get_all(&bus, p.as_str(), IFACE_ACTIVE)),
+            .map(|p| get_all_if_present(&bus, p.as_str(), IFACE_ACTIVE)),
     )
     .await?;
     let mut work = Vec::new();
-    for props in &active_props {
+    for props in active_props.iter().flatten() {
         if prop_bool(props, "Vpn")? {
             continue;
         }
@@ -127,10 +127,10 @@ async fn read_device(
     external: bool,
 ) -> Result<Option<NmDevice>, Error> {
     let (props, applied) = futures_util::try_join!(
-        get_all(bus, path.as_str(), IFACE_DEVICE),
+        get_all_if_present(bus, path.as_str(), IFACE_DEVICE),
         applied_connection(bus, path.as_str())
     )?;
-    let Some(settings) = applied else {
+    let (Some(props), Some(settings)) = (props, applied) else {
         return Ok(None);
     };
     if !DEVICE_STATES_WITH_IP.contains(&prop_u32(&props, "State")?) {
@@ -160,11 +160,11 @@ async fn read_device(
         ipv4.auto_gateway = option_str(&lease, "routers").is_some_and(|r| !r.trim().is_empty());
     }
     if let Some(lease) = dhcp6 {
+        // `ip6_address` holds every leased address, space-separated.
         ipv6.dhcp_addresses.extend(
-            lease
+            option_str(&lease, "ip6_address")
                 .iter()
-                .filter(|(k, _)| k.starts_with("ip6_address"))
-                .filter_map(|(_, v)| <&str>::try_from(v).ok().map(str::to_owned)),
+                .flat_map(|all| all.split_whitespace().map(str::to_owned)),
         );
     }
     if let Some(ip6) = ip6 {
@@ -225,7 +225,19 @@ fn activation_number(path: &str) -> u64 {
 }
 
 async fn get_all(bus: &Connection, path: &str, interface: &str) -> Result<Props, Error> {
-    let reply = bus
+    get_all_if_present(bus, path, interface)
+        .await?
+        .ok_or_else(|| Error::nm(format!("{interface} of {path}: no such object")))
+}
+
+/// The properties, or `None` when the object went away since it was listed (a connection
+/// or device being torn down while the event is read).
+async fn get_all_if_present(
+    bus: &Connection,
+    path: &str,
+    interface: &str,
+) -> Result<Option<Props>, Error> {
+    let reply = match bus
         .call_method(
             Some(BUS_NAME),
             path,
@@ -234,11 +246,27 @@ async fn get_all(bus: &Connection, path: &str, interface: &str) -> Result<Props,
             &(interface,),
         )
         .await
-        .map_err(|e| Error::nm(format!("{interface} of {path}: {e}")))?;
+    {
+        Ok(reply) => reply,
+        Err(e) if vanished(&e) => return Ok(None),
+        Err(e) => return Err(Error::nm(format!("{interface} of {path}: {e}"))),
+    };
     reply
         .body()
         .deserialize::<Props>()
+        .map(Some)
         .map_err(|e| Error::nm(format!("{interface} of {path}: unexpected reply: {e}")))
+}
+
+/// NetworkManager's answers for an object path that no longer exists, or a device that has
+/// no applied connection any more.
+fn vanished(e: &zbus::Error) -> bool {
+    matches!(e, zbus::Error::MethodError(name, _, _) if matches!(
+        name.as_str(),
+        "org.freedesktop.DBus.Error.UnknownMethod"
+            | "org.freedesktop.DBus.Error.UnknownObject"
+            | "org.freedesktop.NetworkManager.Device.NotActive"
+    ))
 }
 
 /// The applied connection, or `None` when the device has none any more (it went down).
@@ -262,11 +290,7 @@ async fn applied_connection(bus: &Connection, path: &str) -> Result<Option<Setti
                     "GetAppliedConnection of {path}: unexpected reply: {e}"
                 ))
             }),
-        Err(zbus::Error::MethodError(name, _, _))
-            if name.as_str() == "org.freedesktop.NetworkManager.Device.NotActive" =>
-        {
-            Ok(None)
-        }
+        Err(e) if vanished(&e) => Ok(None),
         Err(e) => Err(Error::nm(format!("GetAppliedConnection of {path}: {e}"))),
     }
 }
@@ -281,7 +305,9 @@ async fn options(
     let Some(path) = prop_path(device, property)? else {
         return Ok(None);
     };
-    let mut props = get_all(bus, path.as_str(), interface).await?;
+    let Some(mut props) = get_all_if_present(bus, path.as_str(), interface).await? else {
+        return Ok(None);
+    };
     // DHCP configurations keep their lease in an `Options` dictionary.
     match props.remove("Options") {
         Some(options) => {

@@ -72,8 +72,9 @@ fn foreign_endpoints_survive_every_event() {
 
     lab.sh("nmcli connection down p0 >/dev/null && nmcli connection down p1 >/dev/null");
     lab.expect_endpoints(&expected[..4]);
-    // The hook ran as the dispatcher runs it, not only through our reconcile.
+    // The hook ran as the dispatcher runs it, not only through our reconcile, and never failed.
     assert!(lab.logs().contains("reconciled"), "{}", lab.logs());
+    assert_eq!(lab.hook_failures(), Vec::<String>::new());
 }
 
 /// Devices e0.. with profiles p0.. (10.N.0.2/24, a gateway, `subflow`), activated in order.

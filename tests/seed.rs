@@ -79,6 +79,9 @@ fn seed_profiles_become_endpoints_follow_flag_changes_and_go_away_on_down() {
     lab.sh("nmcli connection down p0 >/dev/null");
     lab.expect_endpoints(&[]);
     // NetworkManager added none of these itself: its log shows no MPTCP endpoint of its own.
+    // Every event, including `down` while NetworkManager tears the connection down, went
+    // through without the hook failing.
+    assert_eq!(lab.hook_failures(), Vec::<String>::new());
     let ledger = lab.sh("cat /run/nm-mptcp/ledger.json");
     assert!(
         ledger.contains("\"entries\": []"),

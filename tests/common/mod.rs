@@ -122,6 +122,16 @@ impl Lab {
         );
     }
 
+    /// NetworkManager's complaints about the hook (a non-zero exit on some event).
+    pub fn hook_failures(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(format!("/tmp/nm-mptcp-lab/{}/nm.log", self.name))
+            .unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("50-nm-mptcp failed"))
+            .map(str::to_owned)
+            .collect()
+    }
+
     pub fn logs(&self) -> String {
         String::from_utf8_lossy(&self.script(&["logs", &self.name]).stdout).into_owned()
     }
