@@ -94,6 +94,7 @@ fn ipv4_interfaces(plan: &Plan) -> Vec<String> {
         .filter(|e| e.address.is_ipv4())
         .map(|e| e.interface.clone())
         .collect();
+    interfaces.sort();
     interfaces.dedup();
     interfaces
 }
