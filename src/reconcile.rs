@@ -99,6 +99,23 @@ fn ipv4_interfaces(plan: &Plan) -> Vec<String> {
     interfaces
 }
 
+/// The limits and the rp_filter changes the plan asks for, beside its endpoints.
+fn settings(
+    config: &Config,
+    plan: &Plan,
+    limits_before: Limits,
+    ledger: &Ledger,
+) -> (Limits, Vec<RpFilterChange>) {
+    let limits = limits::desired(config, plan.endpoints.len(), limits_before);
+    let rp_filter = rp_filter::changes(
+        &ipv4_interfaces(plan),
+        &sysctl::rp_filter,
+        &ledger.rp_filter_relaxed,
+        config.relax_rp_filter,
+    );
+    (limits, rp_filter)
+}
+
 /// Plan and diff without changing anything (and without waiting for the lock).
 pub async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
     let config = config::load(&config::path())?;
@@ -106,13 +123,7 @@ pub async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
     let mut mptcp = MptcpHandle::connect()?;
     let survey = survey(config, &mut mptcp, &ledger, going_down).await?;
     let operations = diff(&survey.plan.endpoints, &survey.kernel, &ledger);
-    let limits = limits::desired(&survey.config, survey.plan.endpoints.len(), survey.limits);
-    let rp_filter = rp_filter::changes(
-        &ipv4_interfaces(&survey.plan),
-        &sysctl::rp_filter,
-        &ledger.rp_filter_relaxed,
-        survey.config.relax_rp_filter,
-    );
+    let (limits, rp_filter) = settings(&survey.config, &survey.plan, survey.limits, &ledger);
     Ok(Outcome {
         plan: survey.plan,
         operations,
@@ -176,7 +187,7 @@ pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
         .map(|(op, refusal)| refused_change(describe(op), &refusal))
         .collect();
 
-    let limits = limits::desired(&config, plan.endpoints.len(), limits_before);
+    let (limits, rp_filter) = settings(&config, &plan, limits_before, &ledger);
     if limits != limits_before {
         match mptcp.set_limits(limits).await {
             Ok(()) => tracing::info!(
@@ -188,12 +199,6 @@ pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
         }
     }
 
-    let rp_filter = rp_filter::changes(
-        &ipv4_interfaces(&plan),
-        &sysctl::rp_filter,
-        &ledger.rp_filter_relaxed,
-        config.relax_rp_filter,
-    );
     new_ledger.rp_filter_relaxed =
         apply_rp_filter(&rp_filter, &ledger.rp_filter_relaxed, &mut refused);
 
@@ -219,10 +224,6 @@ fn apply_rp_filter(
 ) -> Vec<String> {
     let mut now: Vec<String> = relaxed.to_vec();
     for change in changes {
-        let what = format!(
-            "rp_filter {} -> {} on {}",
-            change.from, change.to, change.interface
-        );
         match sysctl::set_rp_filter(&change.interface, change.to) {
             Ok(()) => {
                 tracing::info!(interface = %change.interface, from = change.from, to = change.to, "rp_filter set");
@@ -232,7 +233,7 @@ fn apply_rp_filter(
                 }
             }
             Err(e) => refused.push(Refused {
-                change: what,
+                change: change.to_string(),
                 error: e.to_string(),
             }),
         }

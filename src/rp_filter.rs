@@ -15,6 +15,16 @@ pub struct RpFilterChange {
     pub to: u8,
 }
 
+impl std::fmt::Display for RpFilterChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rp_filter {} -> {} on {}",
+            self.from, self.to, self.interface
+        )
+    }
+}
+
 /// `wanted`: interfaces with IPv4 endpoints; `current`: each interface's rp_filter (where it
 /// could be read); `relaxed`: interfaces nm-mptcp set to 2 earlier.
 pub fn changes(

@@ -66,11 +66,7 @@ fn render(outcome: &Outcome) -> String {
         let _ = writeln!(out, "would {}", describe_limits(outcome.limits));
     }
     for change in &outcome.rp_filter {
-        let _ = writeln!(
-            out,
-            "would set rp_filter {} -> {} on {}",
-            change.from, change.to, change.interface
-        );
+        let _ = writeln!(out, "would set {change}");
     }
     out
 }

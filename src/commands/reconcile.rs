@@ -14,10 +14,7 @@ pub async fn run() -> Result<(), Error> {
         println!("{}", reconcile::describe_limits(outcome.limits));
     }
     for change in &outcome.rp_filter {
-        println!(
-            "rp_filter {} -> {} on {}",
-            change.from, change.to, change.interface
-        );
+        println!("{change}");
     }
     println!(
         "{} endpoint(s) planned, {} change(s) made",

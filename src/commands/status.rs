@@ -68,15 +68,7 @@ pub struct RpFilterStatus {
 }
 
 pub async fn run(args: &[String]) -> Result<(), Error> {
-    let json = match args {
-        [] => false,
-        [flag] if flag == "--json" => true,
-        other => {
-            return Err(Error::usage(format!(
-                "status takes only --json, got {other:?}"
-            )))
-        }
-    };
+    let json = super::json_flag("status", args)?;
     let config = config::load(&config::path())?;
     let dir = run_dir();
     let ledger_known = ledger_readable(&dir);
