@@ -14,6 +14,16 @@ pub struct Limits {
     pub add_addr_accepted: u32,
 }
 
+impl Limits {
+    /// Each limit at the higher of the two: what holds while limits move from one to the other.
+    pub fn at_least(self, other: Limits) -> Limits {
+        Limits {
+            subflows: self.subflows.max(other.subflows),
+            add_addr_accepted: self.add_addr_accepted.max(other.add_addr_accepted),
+        }
+    }
+}
+
 /// The limits the kernel should hold, given `managed` endpoints and the current limits.
 pub fn desired(config: &Config, managed: usize, current: Limits) -> Limits {
     let managed = managed as u32;
@@ -40,6 +50,25 @@ pub fn desired(config: &Config, managed: usize, current: Limits) -> Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_least_takes_each_limit_separately() {
+        let a = Limits {
+            subflows: 3,
+            add_addr_accepted: 0,
+        };
+        let b = Limits {
+            subflows: 2,
+            add_addr_accepted: 1,
+        };
+        let both = Limits {
+            subflows: 3,
+            add_addr_accepted: 1,
+        };
+        assert_eq!(a.at_least(b), both);
+        assert_eq!(b.at_least(a), both);
+        assert_eq!(a.at_least(a), a);
+    }
     use proptest::prelude::*;
 
     const fn limits(subflows: u32, add_addr_accepted: u32) -> Limits {

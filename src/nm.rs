@@ -1,8 +1,11 @@
 //! NetworkManager over D-Bus (zbus): the version, the active connections, and for each of
 //! their devices the *applied* connection and DHCP leases. Calls of one level go out
-//! concurrently on one connection, so an event costs three round trips, not one per property.
+//! concurrently on one connection, so a read costs three round trips, not one per property,
+//! and objects a device's methods make irrelevant (a DHCP lease of a static profile) are not
+//! asked for at all: NetworkManager answers one call at a time, so every call counts.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
@@ -80,18 +83,68 @@ pub struct StaticRoute {
 type Props = HashMap<String, OwnedValue>;
 type Settings = HashMap<String, HashMap<String, OwnedValue>>;
 
-/// Read NetworkManager's view of every active device, within `timeout`.
-pub async fn read(timeout: Duration) -> Result<NmView, Error> {
-    tokio::time::timeout(timeout, read_unbounded())
+/// How much of NetworkManager a read covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// What planning needs: devices of external activations (which never get endpoints)
+    /// are not read.
+    Planning,
+    /// Everything `status` shows, external activations included.
+    Full,
+}
+
+/// Connect and read NetworkManager's view of every active device, within `timeout`.
+pub async fn read(timeout: Duration, detail: Detail) -> Result<NmView, Error> {
+    within(timeout, async {
+        let bus = system_bus().await?;
+        read_with(&bus, detail).await
+    })
+    .await
+}
+
+/// `work`, or a clear error once NetworkManager has taken longer than `timeout`.
+pub async fn within<T>(
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(timeout, work)
         .await
         .map_err(|_| Error::nm(format!("NetworkManager did not answer within {timeout:?}")))?
 }
 
-async fn read_unbounded() -> Result<NmView, Error> {
-    let bus = Connection::system()
-        .await
-        .map_err(|e| Error::nm(format!("cannot reach the system bus: {e}")))?;
-    let root = get_all(&bus, ROOT_PATH, IFACE_ROOT)
+/// The system bus. A `unix:path=` address is connected here, on this thread: zbus would
+/// start a thread for the blocking connect, which costs the hook more than the connect.
+pub async fn system_bus() -> Result<Connection, Error> {
+    let unreachable =
+        |e: &dyn std::fmt::Display| Error::nm(format!("cannot reach the system bus: {e}"));
+    let builder = match system_bus_socket(std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok().as_deref())
+    {
+        Some(path) => {
+            let stream = std::os::unix::net::UnixStream::connect(&path)
+                .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                .and_then(tokio::net::UnixStream::from_std)
+                .map_err(|e| unreachable(&format!("{}: {e}", path.display())))?;
+            zbus::connection::Builder::unix_stream(stream)
+        }
+        None => zbus::connection::Builder::system().map_err(|e| unreachable(&e))?,
+    };
+    builder.build().await.map_err(|e| unreachable(&e))
+}
+
+/// The socket of a plain `unix:path=` bus address (the default one when unset); `None` for
+/// any other kind of address, which zbus handles.
+fn system_bus_socket(address: Option<&str>) -> Option<PathBuf> {
+    let Some(address) = address else {
+        return Some(PathBuf::from("/var/run/dbus/system_bus_socket"));
+    };
+    let first = address.split(';').next()?;
+    let path = first.strip_prefix("unix:path=")?;
+    (!path.is_empty() && !path.contains(',')).then(|| PathBuf::from(path))
+}
+
+/// Read NetworkManager's view of every active device over an open bus connection.
+pub async fn read_with(bus: &Connection, detail: Detail) -> Result<NmView, Error> {
+    let root = get_all(bus, ROOT_PATH, IFACE_ROOT)
         .await
         .map_err(|e| e.context("is NetworkManager running? reading its state"))?;
     let version = prop_str(&root, "Version")?
@@ -104,7 +157,7 @@ async fn read_unbounded() -> Result<NmView, Error> {
     let active_props = try_join_all(
         actives
             .iter()
-            .map(|p| get_all_if_present(&bus, p.as_str(), IFACE_ACTIVE)),
+            .map(|p| get_all_if_present(bus, p.as_str(), IFACE_ACTIVE)),
     )
     .await?;
     let mut work = Vec::new();
@@ -113,8 +166,11 @@ async fn read_unbounded() -> Result<NmView, Error> {
             continue;
         }
         let external = prop_u32(props, "StateFlags")? & ACTIVATION_FLAG_EXTERNAL != 0;
+        if external && detail == Detail::Planning {
+            continue;
+        }
         for device in prop_paths(props, "Devices")? {
-            work.push(read_device(&bus, device, external));
+            work.push(read_device(bus, device, external));
         }
     }
     let devices = try_join_all(work).await?.into_iter().flatten().collect();
@@ -150,10 +206,13 @@ async fn read_device(
 
     let mut ipv4 = family(&settings, "ipv4")?;
     let mut ipv6 = family(&settings, "ipv6")?;
+    // Leases and router advertisements only count where the method asks for them.
+    let v4_auto = ipv4.method == "auto";
+    let v6_auto = matches!(ipv6.method.as_str(), "auto" | "dhcp");
     let (dhcp4, dhcp6, ip6) = futures_util::try_join!(
-        options(bus, &props, "Dhcp4Config", IFACE_DHCP4),
-        options(bus, &props, "Dhcp6Config", IFACE_DHCP6),
-        options(bus, &props, "Ip6Config", IFACE_IP6),
+        options(bus, &props, "Dhcp4Config", IFACE_DHCP4, v4_auto),
+        options(bus, &props, "Dhcp6Config", IFACE_DHCP6, v6_auto),
+        options(bus, &props, "Ip6Config", IFACE_IP6, v6_auto),
     )?;
     if let Some(lease) = dhcp4 {
         ipv4.dhcp_addresses.extend(option_str(&lease, "ip_address"));
@@ -295,14 +354,15 @@ async fn applied_connection(bus: &Connection, path: &str) -> Result<Option<Setti
     }
 }
 
-/// The properties of the object a device property points at (`/` means none).
+/// The properties of the object a device property points at (`/` means none), if `wanted`.
 async fn options(
     bus: &Connection,
     device: &Props,
     property: &str,
     interface: &str,
+    wanted: bool,
 ) -> Result<Option<Props>, Error> {
-    let Some(path) = prop_path(device, property)? else {
+    let Some(path) = prop_path(device, property)?.filter(|_| wanted) else {
         return Ok(None);
     };
     let Some(mut props) = get_all_if_present(bus, path.as_str(), interface).await? else {

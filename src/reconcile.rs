@@ -17,7 +17,7 @@ use crate::kernel::{addresses, sysctl};
 use crate::ledger::{read_ledger, run_dir, Ledger, LedgerStore};
 use crate::limits::{self, Limits};
 use crate::model::KernelEndpoint;
-use crate::nm;
+use crate::nm::{self, NmView};
 use crate::nm_conf::{self, ConfPaths};
 use crate::planner::{plan, Plan};
 use crate::rp_filter::{self, RpFilterChange, LOOSE};
@@ -55,19 +55,35 @@ pub struct Survey {
     pub limits: Limits,
 }
 
+/// Where a reconciliation gets NetworkManager's view from.
+#[derive(Debug, Clone, Copy)]
+pub enum NmSource<'a> {
+    /// Connect and read it now (the hook on its own, the commands).
+    Read(nm::Detail),
+    /// The view the daemon keeps up to date.
+    Held(&'a NmView),
+}
+
 /// Read NetworkManager and the kernel, and plan; changes nothing.
 pub async fn survey(
     config: Config,
     mptcp: &mut MptcpHandle,
     ledger: &Ledger,
     going_down: Option<&str>,
+    source: NmSource<'_>,
 ) -> Result<Survey, Error> {
     let kernel_state = async {
         let endpoints = mptcp.endpoints().await?;
         Ok::<_, Error>((endpoints, mptcp.limits().await?))
     };
+    let view = async {
+        match source {
+            NmSource::Read(detail) => nm::read(NM_TIMEOUT, detail).await,
+            NmSource::Held(view) => Ok(view.clone()),
+        }
+    };
     let (view, kernel_addresses, (kernel, limits)) =
-        futures_util::try_join!(nm::read(NM_TIMEOUT), addresses::dump(), kernel_state)?;
+        futures_util::try_join!(view, addresses::dump(), kernel_state)?;
     let ifindex_of = |name: &str| nix::net::if_::if_nametoindex(name).ok();
     let facts = HostFacts {
         kernel_addresses: &kernel_addresses,
@@ -121,7 +137,14 @@ pub async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
     let config = config::load(&config::path())?;
     let ledger = read_ledger(&run_dir());
     let mut mptcp = MptcpHandle::connect()?;
-    let survey = survey(config, &mut mptcp, &ledger, going_down).await?;
+    let survey = survey(
+        config,
+        &mut mptcp,
+        &ledger,
+        going_down,
+        NmSource::Read(nm::Detail::Planning),
+    )
+    .await?;
     let operations = diff(&survey.plan.endpoints, &survey.kernel, &ledger);
     let (limits, rp_filter) = settings(&survey.config, &survey.plan, survey.limits, &ledger);
     Ok(Outcome {
@@ -136,7 +159,7 @@ pub async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
 
 /// Make the kernel hold what the plan asks for, under the lock. A broken configuration file
 /// stops everything before anything is touched.
-pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
+pub async fn apply(going_down: Option<&str>, source: NmSource<'_>) -> Result<Outcome, Error> {
     let config = config::load(&config::path())?;
     let store = LedgerStore::lock(&run_dir(), LOCK_WAIT)?;
     let ledger = store.load();
@@ -151,8 +174,17 @@ pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
         plan,
         kernel,
         limits: limits_before,
-    } = survey(config, &mut mptcp, &ledger, going_down).await?;
+    } = survey(config, &mut mptcp, &ledger, going_down, source).await?;
     let operations = diff(&plan.endpoints, &kernel, &ledger);
+    let (limits, rp_filter) = settings(&config, &plan, limits_before, &ledger);
+    let mut refused = Vec::new();
+
+    // The kernel gives existing connections subflows for an endpoint only when it is added
+    // and only within the limits of that moment (raising them later starts nothing), so
+    // limits go up before endpoints are added and down only after endpoints are deleted.
+    let raised = limits.at_least(limits_before);
+    let mut limits_now = limits_before;
+    set_limits(&mut mptcp, &mut limits_now, raised, &mut refused).await;
 
     let mut added: HashSet<IpAddr> = HashSet::new();
     let mut refusals = Vec::new();
@@ -181,23 +213,13 @@ pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
     // A refusal matters only if the kernel still differs from the plan: an EEXIST because
     // NetworkManager added the same endpoint a moment earlier is convergence, not failure.
     let remaining = diff(&plan.endpoints, &kernel_after, &new_ledger);
-    let mut refused: Vec<Refused> = refusals
-        .into_iter()
-        .filter(|(op, _)| remaining.contains(op))
-        .map(|(op, refusal)| refused_change(describe(op), &refusal))
-        .collect();
-
-    let (limits, rp_filter) = settings(&config, &plan, limits_before, &ledger);
-    if limits != limits_before {
-        match mptcp.set_limits(limits).await {
-            Ok(()) => tracing::info!(
-                subflows = limits.subflows,
-                add_addr_accepted = limits.add_addr_accepted,
-                "limits set"
-            ),
-            Err(refusal) => refused.push(refused_change(describe_limits(limits), &refusal)),
-        }
-    }
+    refused.extend(
+        refusals
+            .into_iter()
+            .filter(|(op, _)| remaining.contains(op))
+            .map(|(op, refusal)| refused_change(describe(op), &refusal)),
+    );
+    set_limits(&mut mptcp, &mut limits_now, limits, &mut refused).await;
 
     new_ledger.rp_filter_relaxed =
         apply_rp_filter(&rp_filter, &ledger.rp_filter_relaxed, &mut refused);
@@ -213,6 +235,29 @@ pub async fn apply(going_down: Option<&str>) -> Result<Outcome, Error> {
         rp_filter,
         refused,
     })
+}
+
+/// Set the limits to `to` unless the kernel already holds them (`now`).
+async fn set_limits(
+    mptcp: &mut MptcpHandle,
+    now: &mut Limits,
+    to: Limits,
+    refused: &mut Vec<Refused>,
+) {
+    if *now == to {
+        return;
+    }
+    match mptcp.set_limits(to).await {
+        Ok(()) => {
+            tracing::info!(
+                subflows = to.subflows,
+                add_addr_accepted = to.add_addr_accepted,
+                "limits set"
+            );
+            *now = to;
+        }
+        Err(refusal) => refused.push(refused_change(describe_limits(to), &refusal)),
+    }
 }
 
 /// Write the rp_filter changes; returns the interfaces nm-mptcp has relaxed afterwards

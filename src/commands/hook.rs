@@ -2,7 +2,8 @@
 
 use crate::dispatcher::{self, Action};
 use crate::error::Error;
-use crate::reconcile;
+use crate::nm::Detail;
+use crate::reconcile::{self, NmSource};
 
 pub async fn run(args: &[String]) -> Result<(), Error> {
     let event = dispatcher::parse(args)?;
@@ -16,7 +17,7 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
         action = args[1].as_str()
     );
     let _entered = span.enter();
-    let outcome = reconcile::apply(event.going_down()).await?;
+    let outcome = reconcile::apply(event.going_down(), NmSource::Read(Detail::Planning)).await?;
     tracing::info!(
         endpoints = outcome.plan.endpoints.len(),
         changes = outcome.operations.len(),

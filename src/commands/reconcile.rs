@@ -1,12 +1,13 @@
 //! `nm-mptcp reconcile`: apply the whole host once (at boot, or by hand).
 
 use crate::error::Error;
-use crate::reconcile;
+use crate::nm::Detail;
+use crate::reconcile::{self, NmSource};
 
 pub async fn run() -> Result<(), Error> {
     let span = tracing::info_span!("event", action = "reconcile");
     let _entered = span.enter();
-    let outcome = reconcile::apply(None).await?;
+    let outcome = reconcile::apply(None, NmSource::Read(Detail::Planning)).await?;
     for operation in &outcome.operations {
         println!("{}", reconcile::describe(operation));
     }

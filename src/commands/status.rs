@@ -16,9 +16,10 @@ use crate::kernel::sysctl;
 use crate::ledger::{ledger_readable, read_ledger, run_dir, Ledger};
 use crate::limits::Limits;
 use crate::model::{code, KernelEndpoint};
+use crate::nm::Detail;
 use crate::nm_version::NmVersion;
 use crate::planner::{AddressDecision, Plan};
-use crate::reconcile::{survey, Survey};
+use crate::reconcile::{survey, NmSource, Survey};
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -78,7 +79,14 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
         Ledger::default()
     };
     let mut mptcp = MptcpHandle::connect()?;
-    let survey = survey(config, &mut mptcp, &ledger, None).await?;
+    let survey = survey(
+        config,
+        &mut mptcp,
+        &ledger,
+        None,
+        NmSource::Read(Detail::Full),
+    )
+    .await?;
     let status = build(&survey, &ledger, ledger_known, &facts());
     super::print(&status, json, render)
 }
