@@ -30,6 +30,15 @@ impl Action {
         }
     }
 
+    /// NetworkManager changed what it applied without a signal that says so (a reapply of
+    /// `connection.mptcp-flags` alone), or in a lease: a held view must be read again.
+    pub fn refreshes_view(&self) -> bool {
+        matches!(
+            self,
+            Action::Reapply | Action::Dhcp4Change | Action::Dhcp6Change
+        )
+    }
+
     /// The event's interface loses its endpoints even while NetworkManager still lists it.
     pub fn takes_interface_down(&self) -> bool {
         matches!(self, Action::PreDown | Action::Down)

@@ -20,6 +20,15 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    const ALL: [ErrorKind; 6] = [
+        ErrorKind::Usage,
+        ErrorKind::NetworkManager,
+        ErrorKind::Kernel,
+        ErrorKind::State,
+        ErrorKind::Busy,
+        ErrorKind::Config,
+    ];
+
     /// Distinct exit statuses, documented in the README.
     pub fn exit_code(self) -> u8 {
         match self {
@@ -30,6 +39,11 @@ impl ErrorKind {
             ErrorKind::Busy => 6,
             ErrorKind::Config => 7,
         }
+    }
+
+    /// The kind an exit status stands for (the daemon passes its verdicts on to the hook).
+    pub fn from_exit_code(code: u8) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.exit_code() == code)
     }
 }
 

@@ -2,10 +2,12 @@
 //! with NetworkManager's own rules, from a dispatcher hook.
 //!
 //! Functional core: `flags`, `planner`, `diff`, `snapshot` (pure, I/O-free).
-//! Imperative shell: `nm` (D-Bus), `kernel` (netlink, /proc), `ledger` (/run), `reconcile`.
+//! Imperative shell: `nm` (D-Bus), `kernel` (netlink, /proc), `ledger` (/run), `reconcile`,
+//! and `control`, the hook's line to a running `nm-mptcp daemon`.
 
 pub mod commands;
 pub mod config;
+pub mod control;
 pub mod diff;
 pub mod dispatcher;
 pub mod error;

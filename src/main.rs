@@ -13,6 +13,8 @@ Usage:
   nm-mptcp plan [--json]     show what would be done and why, changing nothing
   nm-mptcp watch [--for S]   reconcile on address changes until addresses settle (default
                              60 s); the hook starts it when SLAAC, DHCPv6 or DAD is pending
+  nm-mptcp daemon            stay resident: follow NetworkManager and the kernel, keep the
+                             endpoints reconciled, take the hook's events (much faster)
   nm-mptcp status [--json]   endpoints, owners, limits and why each address is or is not one
   nm-mptcp check-config      validate /etc/nm-mptcp/config.toml (NM_MPTCP_CONFIG), change nothing
   nm-mptcp --version | --help
@@ -37,9 +39,16 @@ fn main() -> ExitCode {
     }
     let hook = !matches!(
         first,
-        Some("reconcile" | "plan" | "watch" | "status" | "check-config")
+        Some("reconcile" | "plan" | "watch" | "daemon" | "status" | "check-config")
     );
-    logging(hook);
+    if hook {
+        match commands::hook::answer_without_runtime(&args) {
+            Some(Ok(())) => return ExitCode::SUCCESS,
+            Some(Err(e)) => return fail(&e),
+            None => {}
+        }
+    }
+    logging(hook || first == Some("daemon"));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -58,6 +67,7 @@ fn main() -> ExitCode {
             Some("reconcile") => Err(Error::usage("reconcile takes no arguments")),
             Some("plan") => commands::plan::run(&args[1..]).await,
             Some("watch") => commands::watch::run(&args[1..]).await,
+            Some("daemon") => commands::daemon::run(&args[1..]).await,
             Some("status") => commands::status::run(&args[1..]).await,
             Some("check-config") => commands::check_config::run(&args[1..]),
             _ => commands::hook::run(&args).await,
@@ -69,9 +79,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The hook logs only what matters to NetworkManager's log; commands say more.
-fn logging(hook: bool) {
-    nm_mptcp::logging::init(if hook {
+/// The hook and the daemon log what they change; commands print their results instead.
+fn logging(informative: bool) {
+    nm_mptcp::logging::init(if informative {
         LevelFilter::INFO
     } else {
         LevelFilter::WARN

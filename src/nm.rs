@@ -36,6 +36,8 @@ const DEVICE_STATES_WITH_IP: std::ops::RangeInclusive<u32> = 70..=100;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NmView {
     pub version: Option<NmVersion>,
+    /// NetworkManager is still starting (its `Startup` property): devices are not back yet.
+    pub starting: bool,
     pub devices: Vec<NmDevice>,
 }
 
@@ -174,7 +176,106 @@ pub async fn read_with(bus: &Connection, detail: Detail) -> Result<NmView, Error
         }
     }
     let devices = try_join_all(work).await?.into_iter().flatten().collect();
-    Ok(NmView { version, devices })
+    Ok(NmView {
+        version,
+        starting: prop_bool(&root, "Startup")?,
+        devices,
+    })
+}
+
+/// Interfaces whose properties and state planning reads.
+const PLANNED_INTERFACES: [&str; 6] = [
+    IFACE_ROOT,
+    IFACE_ACTIVE,
+    IFACE_DEVICE,
+    IFACE_DHCP4,
+    IFACE_DHCP6,
+    IFACE_IP6,
+];
+
+/// NetworkManager's signals, for a daemon to follow: everything it sends, and its coming and
+/// going on the bus.
+pub async fn signals(
+    bus: &Connection,
+) -> Result<(zbus::MessageStream, zbus::MessageStream), Error> {
+    let subscribe =
+        |e: zbus::Error| Error::nm(format!("cannot follow NetworkManager's signals: {e}"));
+    let sent = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .sender(BUS_NAME)
+        .map_err(subscribe)?
+        .build();
+    let owner = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .sender("org.freedesktop.DBus")
+        .and_then(|r| r.interface("org.freedesktop.DBus"))
+        .and_then(|r| r.member("NameOwnerChanged"))
+        .and_then(|r| r.add_arg(BUS_NAME))
+        .map_err(subscribe)?
+        .build();
+    Ok((
+        zbus::MessageStream::for_match_rule(sent, bus, Some(1024))
+            .await
+            .map_err(subscribe)?,
+        zbus::MessageStream::for_match_rule(owner, bus, Some(16))
+            .await
+            .map_err(subscribe)?,
+    ))
+}
+
+/// Whether a signal of NetworkManager's can change what planning reads (Wi-Fi scans,
+/// statistics and profile edits, which take effect only on reapply, cannot).
+pub fn signal_matters(message: &zbus::Message) -> bool {
+    let header = message.header();
+    let (Some(interface), Some(member)) = (header.interface(), header.member()) else {
+        return false;
+    };
+    let properties_of = (interface.as_str() == IFACE_PROPERTIES)
+        .then(|| zbus::fdo::PropertiesChanged::from_message(message.clone()))
+        .flatten()
+        .and_then(|signal| {
+            signal
+                .args()
+                .ok()
+                .map(|args| args.interface_name().to_string())
+        });
+    changes_planning(
+        interface.as_str(),
+        member.as_str(),
+        properties_of.as_deref(),
+    )
+}
+
+/// Pure part of `signal_matters`: the signal's interface and member, and for
+/// PropertiesChanged the interface whose properties changed.
+fn changes_planning(interface: &str, member: &str, properties_of: Option<&str>) -> bool {
+    match (interface, member) {
+        (IFACE_PROPERTIES, "PropertiesChanged") => {
+            properties_of.is_some_and(|i| PLANNED_INTERFACES.contains(&i))
+        }
+        ("org.freedesktop.DBus.ObjectManager", _) => true,
+        (IFACE_ROOT, "DeviceAdded" | "DeviceRemoved") => true,
+        (interface, "StateChanged") => PLANNED_INTERFACES.contains(&interface),
+        _ => false,
+    }
+}
+
+/// Whether NetworkManager is on the bus. Its answer also comes after every signal the bus
+/// routed to this connection before it, so a daemon that asks has seen them all.
+pub async fn present(bus: &Connection) -> Result<bool, Error> {
+    let asking = |e: zbus::Error| Error::nm(format!("asking the bus for NetworkManager: {e}"));
+    bus.call_method(
+        Some("org.freedesktop.DBus"),
+        "/org/freedesktop/DBus",
+        Some("org.freedesktop.DBus"),
+        "NameHasOwner",
+        &(BUS_NAME,),
+    )
+    .await
+    .map_err(asking)?
+    .body()
+    .deserialize::<bool>()
+    .map_err(asking)
 }
 
 async fn read_device(
@@ -475,6 +576,95 @@ mod tests {
         assert!(err.message.contains("State is not a u32"), "{err}");
         assert!(prop_u32(&props(vec![]), "State").is_err());
         assert_eq!(prop_opt_u32(&props(vec![]), "mptcp-flags").unwrap(), None);
+    }
+
+    #[test]
+    fn only_signals_about_what_planning_reads_matter() {
+        for (interface, member, of, matters) in [
+            (
+                IFACE_PROPERTIES,
+                "PropertiesChanged",
+                Some(IFACE_DEVICE),
+                true,
+            ),
+            (
+                IFACE_PROPERTIES,
+                "PropertiesChanged",
+                Some(IFACE_ACTIVE),
+                true,
+            ),
+            (
+                IFACE_PROPERTIES,
+                "PropertiesChanged",
+                Some(IFACE_DHCP4),
+                true,
+            ),
+            (
+                IFACE_PROPERTIES,
+                "PropertiesChanged",
+                Some(IFACE_ROOT),
+                true,
+            ),
+            (
+                IFACE_PROPERTIES,
+                "PropertiesChanged",
+                Some("org.freedesktop.NetworkManager.AccessPoint"),
+                false,
+            ),
+            (
+                IFACE_PROPERTIES,
+                "PropertiesChanged",
+                Some("org.freedesktop.NetworkManager.Device.Statistics"),
+                false,
+            ),
+            (IFACE_PROPERTIES, "PropertiesChanged", None, false),
+            (IFACE_DEVICE, "StateChanged", None, true),
+            (IFACE_ACTIVE, "StateChanged", None, true),
+            (IFACE_ROOT, "DeviceAdded", None, true),
+            (
+                "org.freedesktop.DBus.ObjectManager",
+                "InterfacesRemoved",
+                None,
+                true,
+            ),
+            (
+                "org.freedesktop.NetworkManager.Settings.Connection",
+                "Updated",
+                None,
+                false,
+            ),
+            (IFACE_ROOT, "CheckPermissions", None, false),
+        ] {
+            assert_eq!(
+                changes_planning(interface, member, of),
+                matters,
+                "{interface}.{member} {of:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_unix_bus_addresses_are_connected_directly() {
+        assert_eq!(
+            system_bus_socket(None),
+            Some(PathBuf::from("/var/run/dbus/system_bus_socket"))
+        );
+        assert_eq!(
+            system_bus_socket(Some("unix:path=/run/x/bus")),
+            Some(PathBuf::from("/run/x/bus"))
+        );
+        assert_eq!(
+            system_bus_socket(Some("unix:path=/a;unix:path=/b")),
+            Some(PathBuf::from("/a"))
+        );
+        for other in [
+            "unix:abstract=x",
+            "tcp:host=localhost,port=1",
+            "unix:path=/a,guid=1",
+            "unix:path=",
+        ] {
+            assert_eq!(system_bus_socket(Some(other)), None, "{other}");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::rp_filter::{self, RpFilterChange, LOOSE};
 use crate::snapshot::{assemble, HostFacts};
 
 /// How long NetworkManager may take to answer before the hook gives up.
-const NM_TIMEOUT: Duration = Duration::from_secs(3);
+pub const NM_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a racing event may hold the lock.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 

@@ -260,6 +260,7 @@ mod tests {
         let kernel = [kaddr(2, "192.0.2.2", true), kaddr(9, "192.0.2.3", true)];
         let view = NmView {
             version: None,
+            starting: false,
             devices: vec![device(ipv4, v4("disabled", &[]))],
         };
         let host = assemble(&view, &facts(&kernel));
@@ -292,6 +293,7 @@ mod tests {
         ];
         let view = NmView {
             version: None,
+            starting: false,
             devices: vec![device(v4("disabled", &[]), v4("auto", &[]))],
         };
         let host = assemble(&view, &facts(&kernel));
@@ -309,6 +311,7 @@ mod tests {
     fn settling_until_slaac_arrives_and_dad_ends() {
         let view = NmView {
             version: None,
+            starting: false,
             devices: vec![device(v4("manual", &["192.0.2.2"]), v4("auto", &[]))],
         };
         let link_local_only = [kaddr(2, "fe80::1", true), kaddr(2, "192.0.2.2", true)];
@@ -328,6 +331,7 @@ mod tests {
     fn a_vanished_interface_is_left_out() {
         let mut view = NmView {
             version: None,
+            starting: false,
             devices: vec![device(v4("manual", &["192.0.2.2"]), v4("disabled", &[]))],
         };
         view.devices[0].interface = "gone0".into();
@@ -338,6 +342,7 @@ mod tests {
     fn going_down_external_and_ports_are_marked() {
         let mut view = NmView {
             version: None,
+            starting: false,
             devices: vec![device(v4("manual", &[]), v4("disabled", &[]))],
         };
         let mut f = facts(&[]);

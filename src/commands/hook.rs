@@ -1,16 +1,30 @@
-//! `nm-mptcp IFACE ACTION`: what nm-dispatcher runs on every event.
+//! `nm-mptcp IFACE ACTION`: what nm-dispatcher runs on every event. A running daemon takes
+//! the event over the control socket; without one the hook does the work itself.
 
+use crate::control;
 use crate::dispatcher::{self, Action};
 use crate::error::Error;
+use crate::ledger::run_dir;
 use crate::nm::Detail;
 use crate::reconcile::{self, NmSource};
 
+/// Before any runtime or logging starts: `Some` verdict when the event needs no work or a
+/// daemon handled it, `None` when the hook must do the work itself.
+pub fn answer_without_runtime(args: &[String]) -> Option<Result<(), Error>> {
+    let event = match dispatcher::parse(args) {
+        Ok(event) => event,
+        Err(e) => return Some(Err(e)),
+    };
+    if let Action::Ignored(_) = event.action {
+        return Some(Ok(()));
+    }
+    // Events without a device come with an empty interface; "none" keeps the line two words.
+    let interface = event.interface.as_deref().unwrap_or("none");
+    control::forward(&run_dir(), interface, &args[1])
+}
+
 pub async fn run(args: &[String]) -> Result<(), Error> {
     let event = dispatcher::parse(args)?;
-    if let Action::Ignored(action) = &event.action {
-        tracing::debug!(action, "action needs no reconciliation");
-        return Ok(());
-    }
     let span = tracing::info_span!(
         "event",
         interface = event.interface.as_deref().unwrap_or("none"),

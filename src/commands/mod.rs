@@ -1,6 +1,7 @@
 //! One module per subcommand, as netavark does it.
 
 pub mod check_config;
+pub mod daemon;
 pub mod hook;
 pub mod plan;
 pub mod reconcile;

@@ -124,8 +124,7 @@ impl Lab {
 
     /// NetworkManager's complaints about the hook (a non-zero exit on some event).
     pub fn hook_failures(&self) -> Vec<String> {
-        let log = std::fs::read_to_string(format!("/tmp/nm-mptcp-lab/{}/nm.log", self.name))
-            .unwrap_or_default();
+        let log = std::fs::read_to_string(self.state_file("nm.log")).unwrap_or_default();
         log.lines()
             .filter(|l| l.contains("50-nm-mptcp failed"))
             .map(str::to_owned)
@@ -141,6 +140,39 @@ impl Lab {
         let mut argv = vec![HOOK];
         argv.extend_from_slice(args);
         self.exec(&argv)
+    }
+
+    fn state_file(&self, name: &str) -> String {
+        format!("/tmp/nm-mptcp-lab/{}/{name}", self.name)
+    }
+
+    /// Start `nm-mptcp daemon` in the lab (its log: `daemon_log`); returns once it listens.
+    pub fn start_daemon(&self) {
+        let (log, pid) = (self.state_file("daemon.log"), self.state_file("daemon.pid"));
+        self.sh(&format!(
+            "setsid {HOOK} daemon >{log} 2>&1 </dev/null & echo $! >{pid}"
+        ));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.daemon_log().contains("daemon ready") {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not start:\n{}",
+                self.daemon_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kill the daemon as a crash would (its socket file stays behind).
+    pub fn kill_daemon(&self) {
+        let pid = self.state_file("daemon.pid");
+        self.sh(&format!(
+            "kill -9 $(cat {pid}); while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.05; done"
+        ));
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.state_file("daemon.log")).unwrap_or_default()
     }
 
     /// The kernel's endpoints, as (address, device, flags) with ids left out.

@@ -1,0 +1,200 @@
+//! `nm-mptcp daemon`: stay resident, follow NetworkManager's signals and the kernel's address
+//! changes, keep the endpoints reconciled, and answer the hook over the control socket. A
+//! dispatcher event then costs a reconciliation against a view already in hand instead of
+//! a fresh connection and a full read of NetworkManager (one call at a time on its side).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tracing::Instrument;
+
+use crate::control;
+use crate::dispatcher::{self, Action};
+use crate::error::{Error, ErrorKind};
+use crate::kernel::addresses::AddressEvents;
+use crate::ledger::{lock_in, run_dir};
+use crate::nm::{self, Detail, NmView};
+use crate::reconcile::{self, NmSource, NM_TIMEOUT};
+
+/// How long a client may take to send its one line.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub async fn run(args: &[String]) -> Result<(), Error> {
+    if !args.is_empty() {
+        return Err(Error::usage("daemon takes no arguments"));
+    }
+    let dir = run_dir();
+    let _only_one = lock_in(&dir, "daemon.lock", Duration::ZERO).map_err(|e| match e.kind {
+        ErrorKind::Busy => Error::new(ErrorKind::Busy, "another nm-mptcp daemon is running"),
+        _ => e,
+    })?;
+    let bus = nm::system_bus().await?;
+    let (signals, mut owner_changes) = nm::signals(&bus).await?;
+    let mut addresses = AddressEvents::subscribe()?;
+    let listener = listen(&dir)?;
+    let mut daemon = Daemon {
+        bus,
+        signals,
+        view: None,
+        stale: true,
+    };
+    daemon.settle_logged(None, "start").await;
+    tracing::info!(socket = %control::socket_path(&dir).display(), "daemon ready");
+    loop {
+        tokio::select! {
+            message = daemon.signals.next() => {
+                let Some(message) = message else {
+                    return Err(Error::nm("the system bus connection closed"));
+                };
+                daemon.stale |= message.is_ok_and(|m| nm::signal_matters(&m));
+                daemon.stale |= daemon.drain_signals();
+                if daemon.stale {
+                    daemon.settle_logged(None, "networkmanager").await;
+                }
+            }
+            _ = owner_changes.next() => {
+                daemon.stale = true;
+                daemon.settle_logged(None, "networkmanager-restart").await;
+            }
+            changed = addresses.changed() => {
+                if changed.is_none() {
+                    return Err(Error::kernel("the address event socket closed"));
+                }
+                addresses.drain();
+                daemon.settle_logged(None, "address-change").await;
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => daemon.serve(stream).await,
+                Err(e) => tracing::warn!(error = %e, "cannot accept a hook connection"),
+            },
+        }
+    }
+}
+
+/// The control socket, replacing one a dead daemon left (the daemon lock says none runs).
+fn listen(dir: &Path) -> Result<UnixListener, Error> {
+    let path = control::socket_path(dir);
+    let state = |what: &str, e: std::io::Error| {
+        Error::new(ErrorKind::State, format!("{what} {}: {e}", path.display()))
+    };
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(state("cannot remove the stale socket", e))
+        }
+        _ => {}
+    }
+    let listener = UnixListener::bind(&path).map_err(|e| state("cannot listen on", e))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| state("cannot restrict", e))?;
+    Ok(listener)
+}
+
+struct Daemon {
+    bus: zbus::Connection,
+    signals: zbus::MessageStream,
+    /// NetworkManager's view as last read; `None` until a read succeeds.
+    view: Option<NmView>,
+    /// A signal said the view may be out of date.
+    stale: bool,
+}
+
+impl Daemon {
+    /// Consume the signals already queued; true if one of them matters.
+    fn drain_signals(&mut self) -> bool {
+        let mut matters = false;
+        while let Some(Some(message)) = self.signals.next().now_or_never() {
+            matters |= message.is_ok_and(|m| nm::signal_matters(&m));
+        }
+        matters
+    }
+
+    /// Read NetworkManager again if needed, then reconcile against the view.
+    async fn settle(&mut self, going_down: Option<&str>, refresh: bool) -> Result<(), Error> {
+        if refresh || self.stale || self.view.is_none() {
+            // Cleared first: a signal that arrives during the read makes it stale again.
+            self.stale = false;
+            let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Planning)).await;
+            match read {
+                Ok(view) => self.view = Some(view),
+                Err(e) => {
+                    self.view = None;
+                    return Err(e.context("reading NetworkManager"));
+                }
+            }
+        }
+        let Some(view) = self.view.as_ref().filter(|v| !v.starting) else {
+            tracing::debug!("NetworkManager is starting; its devices are not back yet");
+            return Ok(());
+        };
+        let outcome = reconcile::apply(going_down, NmSource::Held(view)).await?;
+        if outcome.operations.is_empty() && outcome.refused.is_empty() {
+            tracing::debug!(endpoints = outcome.plan.endpoints.len(), "reconciled");
+        } else {
+            tracing::info!(
+                endpoints = outcome.plan.endpoints.len(),
+                changes = outcome.operations.len(),
+                "reconciled"
+            );
+        }
+        super::verdict(&outcome)
+    }
+
+    /// `settle` for what the daemon notices itself: failures are logged, not fatal.
+    async fn settle_logged(&mut self, going_down: Option<&str>, cause: &'static str) {
+        let span = tracing::info_span!("event", action = cause);
+        if let Err(e) = self.settle(going_down, false).instrument(span).await {
+            tracing::warn!(cause, error = %e, "reconciling failed");
+        }
+    }
+
+    /// One hook connection: one request line, one reply line.
+    async fn serve(&mut self, stream: UnixStream) {
+        let (read, mut write) = stream.into_split();
+        let mut line = String::new();
+        let mut request = BufReader::new(read.take(control::MAX_LINE as u64));
+        let result = match tokio::time::timeout(REQUEST_TIMEOUT, request.read_line(&mut line)).await
+        {
+            Ok(Ok(_)) => self.handle(&line).await,
+            Ok(Err(e)) => Err(Error::usage(format!("reading the request: {e}"))),
+            Err(_) => Err(Error::usage("no request within 1 s")),
+        };
+        if let Err(e) = &result {
+            tracing::warn!(request = line.trim_end(), error = %e, "hook event failed");
+        }
+        if let Err(e) = write
+            .write_all(control::reply_line(&result).as_bytes())
+            .await
+        {
+            tracing::debug!(error = %e, "the hook left before its answer");
+        }
+    }
+
+    async fn handle(&mut self, line: &str) -> Result<(), Error> {
+        let words = control::parse_request(line)?;
+        let event = dispatcher::parse(&words)?;
+        if let Action::Ignored(_) = event.action {
+            return Ok(());
+        }
+        let span = tracing::info_span!(
+            "event",
+            interface = event.interface.as_deref().unwrap_or("none"),
+            action = words[1].as_str()
+        );
+        async {
+            // NetworkManager signals what it did before it calls the dispatcher, and the bus
+            // answers this after routing those signals here: once it has, they are queued.
+            if !nm::present(&self.bus).await? {
+                return Err(Error::nm("NetworkManager is not on the bus"));
+            }
+            self.stale |= self.drain_signals();
+            self.settle(event.going_down(), event.action.refreshes_view())
+                .await
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,152 @@
+//! The hook's line to a running daemon: `IFACE ACTION` in, `ok` or `error CODE MESSAGE` out,
+//! over a Unix socket in the run directory. The hook side is plain blocking std I/O, run
+//! before any runtime starts: when the daemon answers, a dispatcher event costs the hook
+//! little more than its own process start.
+
+use std::io::{BufRead, BufReader, ErrorKind as IoErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+
+pub const SOCKET_NAME: &str = "control.sock";
+/// Longest request or reply line accepted.
+pub const MAX_LINE: usize = 4096;
+/// How long the hook waits for the daemon's answer: a NetworkManager read plus the ledger
+/// lock, which bound the daemon's work too.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(9);
+
+pub fn socket_path(run_dir: &Path) -> PathBuf {
+    run_dir.join(SOCKET_NAME)
+}
+
+/// Hand a dispatcher event to the daemon. `None` when no daemon listens (no socket, or a
+/// stale one): the hook then does the work itself.
+pub fn forward(run_dir: &Path, interface: &str, action: &str) -> Option<Result<(), Error>> {
+    let mut stream = match UnixStream::connect(socket_path(run_dir)) {
+        Ok(stream) => stream,
+        Err(e)
+            if matches!(
+                e.kind(),
+                IoErrorKind::NotFound | IoErrorKind::ConnectionRefused
+            ) =>
+        {
+            return None
+        }
+        Err(e) => return Some(Err(daemon_error(format!("cannot reach the daemon: {e}")))),
+    };
+    let mut exchange = || -> std::io::Result<String> {
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        stream.set_write_timeout(Some(REPLY_TIMEOUT))?;
+        stream.write_all(request_line(interface, action).as_bytes())?;
+        let mut reply = String::new();
+        BufReader::new((&mut stream).take(MAX_LINE as u64)).read_line(&mut reply)?;
+        Ok(reply)
+    };
+    Some(match exchange() {
+        Ok(reply) => parse_reply(&reply),
+        Err(e) => Err(daemon_error(format!("the daemon did not answer: {e}"))),
+    })
+}
+
+fn daemon_error(message: String) -> Error {
+    Error::new(ErrorKind::Busy, message)
+}
+
+pub fn request_line(interface: &str, action: &str) -> String {
+    format!("{interface} {action}\n")
+}
+
+/// The request's two words, as the hook got them on its command line.
+pub fn parse_request(line: &str) -> Result<Vec<String>, Error> {
+    let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    if words.len() != 2 || !line.ends_with('\n') {
+        return Err(Error::usage(format!(
+            "a request is one line 'IFACE ACTION', got {:?}",
+            line.trim_end()
+        )));
+    }
+    Ok(words)
+}
+
+pub fn reply_line(result: &Result<(), Error>) -> String {
+    match result {
+        Ok(()) => "ok\n".to_owned(),
+        Err(e) => format!(
+            "error {} {}\n",
+            e.kind.exit_code(),
+            e.message.replace('\n', " ")
+        ),
+    }
+}
+
+pub fn parse_reply(line: &str) -> Result<(), Error> {
+    let line = line.trim_end_matches('\n');
+    if line == "ok" {
+        return Ok(());
+    }
+    let malformed = || daemon_error(format!("the daemon answered {line:?}"));
+    let rest = line.strip_prefix("error ").ok_or_else(malformed)?;
+    let (code, message) = rest.split_once(' ').ok_or_else(malformed)?;
+    let kind = code
+        .parse::<u8>()
+        .ok()
+        .and_then(ErrorKind::from_exit_code)
+        .ok_or_else(malformed)?;
+    Err(Error::new(kind, message.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_the_hook_arguments_on_one_line() {
+        let line = request_line("e0", "up");
+        assert_eq!(parse_request(&line).unwrap(), vec!["e0", "up"]);
+        for bad in ["e0 up", "e0\n", "e0 up extra\n", "\n", ""] {
+            assert_eq!(
+                parse_request(bad).unwrap_err().kind,
+                ErrorKind::Usage,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn replies_carry_the_exit_code_and_message() {
+        assert!(parse_reply(&reply_line(&Ok(()))).is_ok());
+        let error = Error::nm("NetworkManager is not\non the bus");
+        let back = parse_reply(&reply_line(&Err(error))).unwrap_err();
+        assert_eq!(back.kind, ErrorKind::NetworkManager);
+        assert_eq!(back.message, "NetworkManager is not on the bus");
+    }
+
+    #[test]
+    fn malformed_replies_are_errors_not_success() {
+        for bad in [
+            "",
+            "okay",
+            "error",
+            "error x msg",
+            "error 99 msg",
+            "error 3",
+        ] {
+            let e = parse_reply(bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Busy, "{bad:?}");
+            assert!(e.message.contains("the daemon answered"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn no_daemon_means_the_hook_works_alone() {
+        let dir = std::env::temp_dir().join(format!("nm-mptcp-control-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(forward(&dir, "e0", "up").is_none());
+        // A socket file nobody listens on (a daemon that died) is no daemon either.
+        drop(std::os::unix::net::UnixListener::bind(socket_path(&dir)).unwrap());
+        assert!(forward(&dir, "e0", "up").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,78 @@
+//! `nm-mptcp daemon` against a real NetworkManager: it takes the hook's events, follows
+//! NetworkManager without them, keeps others' endpoints and its own across a NetworkManager
+//! restart, and the hook carries on alone when the daemon dies. NetworkManager's own MPTCP
+//! support is kept out of the way, so every endpoint seen is nm-mptcp's.
+
+mod common;
+
+use common::{add_profile, Lab, HOOK};
+
+#[test]
+fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it() {
+    let lab = Lab::start("dmn");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    lab.link("e0", "s0");
+    lab.link("e1", "s1");
+    lab.sh("ip addr add 127.0.0.9/8 dev lo && ip mptcp endpoint add 127.0.0.9 dev lo signal");
+    add_profile(&lab, "p0", "e0", "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled connection.mptcp-flags subflow");
+    add_profile(&lab, "p1", "e1", "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled connection.mptcp-flags signal,also-without-default-route");
+    lab.start_daemon();
+
+    // A second daemon refuses to start.
+    let second = lab.nm_mptcp(&["daemon"]);
+    assert_eq!(second.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another nm-mptcp daemon"));
+
+    lab.sh("nmcli connection up p0 >/dev/null");
+    lab.expect_endpoints(&[
+        ("127.0.0.9", "lo", "signal"),
+        ("192.0.2.2", "e0", "subflow"),
+    ]);
+
+    // A flags-only reapply sends no signal that says so: the hook's event, handed to the
+    // daemon, makes it read NetworkManager again.
+    lab.sh("nmcli connection modify p0 connection.mptcp-flags signal,subflow && nmcli device reapply e0");
+    lab.expect_endpoints(&[
+        ("127.0.0.9", "lo", "signal"),
+        ("192.0.2.2", "e0", "signal subflow"),
+    ]);
+    let log = lab.daemon_log();
+    assert!(
+        log.contains(r#"event{interface="e0" action="reapply"}"#),
+        "the reapply did not go through the daemon:\n{log}"
+    );
+
+    // Without the hook, the daemon follows NetworkManager's signals on its own.
+    lab.uninstall_hook();
+    lab.sh("nmcli connection up p1 >/dev/null");
+    lab.expect_endpoints(&[
+        ("127.0.0.9", "lo", "signal"),
+        ("192.0.2.2", "e0", "signal subflow"),
+        ("198.51.100.2", "e1", "signal"),
+    ]);
+    lab.install_hook();
+
+    // A NetworkManager restart changes nothing: same endpoints, same ids.
+    let before = lab.sh("ip mptcp endpoint show | sort");
+    lab.restart_networkmanager();
+    lab.sh("nmcli --wait 20 general status >/dev/null");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(lab.sh("ip mptcp endpoint show | sort"), before);
+
+    // The daemon dies (its socket stays behind): the hook does the work itself.
+    lab.kill_daemon();
+    lab.sh("nmcli connection down p1 >/dev/null");
+    lab.expect_endpoints(&[
+        ("127.0.0.9", "lo", "signal"),
+        ("192.0.2.2", "e0", "signal subflow"),
+    ]);
+    let out = lab.exec(&[HOOK, "e0", "up"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert!(lab.hook_failures().is_empty(), "{:?}", lab.hook_failures());
+}
