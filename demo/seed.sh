@@ -20,7 +20,7 @@ if ! command -v NetworkManager >/dev/null || ! command -v dbus-daemon >/dev/null
 fi
 command -v cargo >/dev/null || { echo "needs a Rust toolchain (cargo >= 1.85, e.g. from rustup)" >&2; exit 1; }
 cargo build --release --locked --quiet
-BIN=$PWD/target/release/nm-mptcp
+BIN=$PWD/target/$(rustc -vV | sed -n "s/^host: //p")/release/nm-mptcp
 TRANSFER=$PWD/tests/lab/transfer.py
 
 step "Starting NetworkManager $(NetworkManager --version) in a lab (namespaces $NAME-c / $NAME-s)"
