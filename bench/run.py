@@ -264,7 +264,7 @@ def core():
     out = sh("cargo", "bench", "--quiet", "--bench", "core", "--", "--noplot")
     results = {}
     for name in ("plan 8 devices x 50 addresses", "diff against a kernel in place"):
-        estimate = json.load(open(ROOT / "target" / HOST / "criterion" / name / "new/estimates.json"))
+        estimate = json.load(open(ROOT / "target/criterion" / name / "new/estimates.json"))
         results[name] = estimate["median"]["point_estimate"] / 1000  # microseconds
     return results, out
 

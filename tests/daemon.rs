@@ -60,12 +60,22 @@ fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it() {
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(lab.sh("ip mptcp endpoint show | sort"), before);
 
-    // The daemon dies (its socket stays behind): the hook does the work itself.
-    lab.kill_daemon();
+    // It still follows NetworkManager after the restart (a new unique name on the bus).
+    lab.uninstall_hook();
     lab.sh("nmcli connection down p1 >/dev/null");
     lab.expect_endpoints(&[
         ("127.0.0.9", "lo", "signal"),
         ("192.0.2.2", "e0", "signal subflow"),
+    ]);
+    lab.install_hook();
+
+    // The daemon dies (its socket stays behind): the hook does the work itself.
+    lab.kill_daemon();
+    lab.sh("nmcli connection up p1 >/dev/null");
+    lab.expect_endpoints(&[
+        ("127.0.0.9", "lo", "signal"),
+        ("192.0.2.2", "e0", "signal subflow"),
+        ("198.51.100.2", "e1", "signal"),
     ]);
     let out = lab.exec(&[HOOK, "e0", "up"]);
     assert!(
