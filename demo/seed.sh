@@ -18,7 +18,7 @@ if ! command -v NetworkManager >/dev/null || ! command -v dbus-daemon >/dev/null
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends network-manager dbus iproute2 python3 procps util-linux >/dev/null
 fi
-command -v cargo >/dev/null || { echo "needs a Rust toolchain (cargo >= 1.85, e.g. from rustup)" >&2; exit 1; }
+command -v cargo >/dev/null || { echo "needs a Rust toolchain (cargo >= 1.92, e.g. from rustup)" >&2; exit 1; }
 cargo build --release --locked --quiet
 BIN=$PWD/target/$(rustc -vV | sed -n "s/^host: //p")/release/nm-mptcp
 TRANSFER=$PWD/tests/lab/transfer.py

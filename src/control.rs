@@ -21,8 +21,9 @@ pub fn socket_path(run_dir: &Path) -> PathBuf {
     run_dir.join(SOCKET_NAME)
 }
 
-/// Hand a dispatcher event to the daemon. `None` when no daemon listens (no socket, or a
-/// stale one): the hook then does the work itself.
+/// Hand a dispatcher event to the daemon. `None` when no daemon takes it (no socket, a
+/// stale one, or a daemon that went away before answering): the hook then does the work
+/// itself.
 pub fn forward(run_dir: &Path, interface: &str, action: &str) -> Option<Result<(), Error>> {
     let mut stream = match UnixStream::connect(socket_path(run_dir)) {
         Ok(stream) => stream,
@@ -44,10 +45,19 @@ pub fn forward(run_dir: &Path, interface: &str, action: &str) -> Option<Result<(
         BufReader::new((&mut stream).take(MAX_LINE as u64)).read_line(&mut reply)?;
         Ok(reply)
     };
-    Some(match exchange() {
-        Ok(reply) => parse_reply(&reply),
-        Err(e) => Err(daemon_error(format!("the daemon did not answer: {e}"))),
-    })
+    match exchange() {
+        Ok(reply) if reply.is_empty() => None,
+        Ok(reply) => Some(parse_reply(&reply)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                IoErrorKind::ConnectionReset | IoErrorKind::BrokenPipe
+            ) =>
+        {
+            None
+        }
+        Err(e) => Some(Err(daemon_error(format!("the daemon did not answer: {e}")))),
+    }
 }
 
 fn daemon_error(message: String) -> Error {
@@ -58,10 +68,16 @@ pub fn request_line(interface: &str, action: &str) -> String {
     format!("{interface} {action}\n")
 }
 
-/// The request's two words, as the hook got them on its command line.
+/// The request's two words, as the hook got them on its command line (separated by one
+/// space: interface names may hold any other character).
 pub fn parse_request(line: &str) -> Result<Vec<String>, Error> {
-    let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
-    if words.len() != 2 || !line.ends_with('\n') {
+    let words: Vec<String> = line
+        .strip_suffix('\n')
+        .unwrap_or_default()
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    if words.len() != 2 || words.iter().any(String::is_empty) {
         return Err(Error::usage(format!(
             "a request is one line 'IFACE ACTION', got {:?}",
             line.trim_end()
@@ -105,7 +121,9 @@ mod tests {
     fn requests_are_the_hook_arguments_on_one_line() {
         let line = request_line("e0", "up");
         assert_eq!(parse_request(&line).unwrap(), vec!["e0", "up"]);
-        for bad in ["e0 up", "e0\n", "e0 up extra\n", "\n", ""] {
+        let odd = request_line("e\u{a0}0", "up");
+        assert_eq!(parse_request(&odd).unwrap(), vec!["e\u{a0}0", "up"]);
+        for bad in ["e0 up", "e0\n", "e0 up extra\n", "e0  up\n", "\n", ""] {
             assert_eq!(
                 parse_request(bad).unwrap_err().kind,
                 ErrorKind::Usage,
@@ -137,6 +155,17 @@ mod tests {
             assert_eq!(e.kind, ErrorKind::Busy, "{bad:?}");
             assert!(e.message.contains("the daemon answered"), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_daemon_that_leaves_without_answering_leaves_the_work_to_the_hook() {
+        let dir = std::env::temp_dir().join(format!("nm-mptcp-leaves-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(socket_path(&dir)).unwrap();
+        let daemon = std::thread::spawn(move || drop(listener.accept().unwrap()));
+        assert!(forward(&dir, "e0", "up").is_none());
+        daemon.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

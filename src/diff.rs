@@ -1,6 +1,7 @@
 //! The pure diff: desired endpoints vs what the kernel holds vs what nm-mptcp owns ->
 //! the operations that make the kernel match, never touching an endpoint it does not own.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -89,6 +90,35 @@ pub fn diff(
     }
     deletes.extend(adds);
     deletes
+}
+
+/// For a plan that only NetworkManager's signals back (no dispatcher event): if it would
+/// delete an endpoint whose address is still configured, it is not trusted to take anything
+/// away. NetworkManager drops its devices from D-Bus when it quits but leaves them
+/// configured, and that must not cost the host its endpoints. Then only additions of new
+/// addresses remain (no deletions, no replacements), and `true` says something waits for the
+/// next dispatcher event.
+pub fn additions_only_if_in_doubt(
+    operations: Vec<Operation>,
+    configured: &HashSet<IpAddr>,
+) -> (Vec<Operation>, bool) {
+    let deleted = |a: &IpAddr| {
+        operations
+            .iter()
+            .any(|op| matches!(op, Operation::Delete { address, .. } if address == a))
+    };
+    let in_doubt = operations
+        .iter()
+        .any(|op| matches!(op, Operation::Delete { address, .. } if configured.contains(address)));
+    if !in_doubt {
+        return (operations, false);
+    }
+    let additions = operations
+        .iter()
+        .filter(|op| matches!(op, Operation::Add(d) if !deleted(&d.address)))
+        .cloned()
+        .collect();
+    (additions, true)
 }
 
 #[cfg(test)]
@@ -278,5 +308,41 @@ mod tests {
             let again = diff(&desired, &after, &ledger2);
             prop_assert!(again.is_empty(), "second pass not idempotent: {:?}", again);
         }
+    }
+
+    #[test]
+    fn signals_alone_never_take_away_an_endpoint_whose_address_is_configured() {
+        let gone = Operation::Delete {
+            id: 1,
+            address: ip("192.0.2.2"),
+            why: DeleteReason::NoLongerWanted,
+        };
+        let still_configured = Operation::Delete {
+            id: 2,
+            address: ip("198.51.100.2"),
+            why: DeleteReason::NoLongerWanted,
+        };
+        let replace = Operation::Delete {
+            id: 3,
+            address: ip("203.0.113.2"),
+            why: DeleteReason::Replaced,
+        };
+        let re_add = Operation::Add(want("203.0.113.2", 3, EndpointFlags::SIGNAL));
+        let new = Operation::Add(want("10.0.0.2", 4, EndpointFlags::SUBFLOW));
+        let configured: HashSet<IpAddr> =
+            [ip("198.51.100.2"), ip("203.0.113.2"), ip("10.0.0.2")].into();
+
+        // Only vanished addresses are deleted: trusted as it is.
+        let ops = vec![gone.clone(), new.clone()];
+        assert_eq!(
+            additions_only_if_in_doubt(ops.clone(), &configured),
+            (ops, false)
+        );
+        // A configured address would lose its endpoint: only the pure addition is left.
+        let ops = vec![gone, still_configured, replace, re_add, new.clone()];
+        assert_eq!(
+            additions_only_if_in_doubt(ops, &configured),
+            (vec![new], true)
+        );
     }
 }

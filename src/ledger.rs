@@ -136,6 +136,22 @@ impl LedgerStore {
         })
     }
 
+    /// `lock` for async callers: the usual free lock is taken at once; waiting for a busy one
+    /// happens on a blocking thread, so a daemon's other work goes on meanwhile.
+    pub async fn lock_async(dir: &Path, wait: Duration) -> Result<LedgerStore, Error> {
+        match LedgerStore::lock(dir, Duration::ZERO) {
+            Err(e) if e.kind == ErrorKind::Busy => {
+                let dir = dir.to_owned();
+                tokio::task::spawn_blocking(move || LedgerStore::lock(&dir, wait))
+                    .await
+                    .map_err(|e| {
+                        Error::new(ErrorKind::State, format!("waiting for the lock: {e}"))
+                    })?
+            }
+            taken => taken,
+        }
+    }
+
     /// The ledger, or an empty one (with a warning) when missing or unreadable: the next
     /// apply rebuilds it from what the kernel holds.
     pub fn load(&self) -> Ledger {

@@ -397,25 +397,42 @@ async fn get_all_if_present(
     path: &str,
     interface: &str,
 ) -> Result<Option<Props>, Error> {
-    let reply = match bus
-        .call_method(
-            Some(BUS_NAME),
-            path,
-            Some(IFACE_PROPERTIES),
-            "GetAll",
-            &(interface,),
-        )
+    call_if_present(bus, path, IFACE_PROPERTIES, "GetAll", &(interface,))
+        .await
+        .map_err(|e| e.context(format!("{interface} of {path}")))
+}
+
+/// One call to NetworkManager; `None` when the object has vanished. It never starts
+/// NetworkManager: its D-Bus activation file would let any call bring back a NetworkManager
+/// an administrator has just stopped.
+async fn call_if_present<R, B>(
+    bus: &Connection,
+    path: &str,
+    interface: &str,
+    method: &str,
+    body: &B,
+) -> Result<Option<R>, Error>
+where
+    R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
+    B: serde::Serialize + zbus::zvariant::DynamicType,
+{
+    let proxy = zbus::proxy::Builder::<zbus::Proxy>::new(bus)
+        .destination(BUS_NAME)
+        .and_then(|b| b.path(path))
+        .and_then(|b| b.interface(interface))
+        .map(|b| b.cache_properties(zbus::proxy::CacheProperties::No))
+        .map_err(|e| Error::nm(e.to_string()))?
+        .build()
+        .await
+        .map_err(|e| Error::nm(e.to_string()))?;
+    match proxy
+        .call_with_flags::<_, _, R>(method, zbus::proxy::MethodFlags::NoAutoStart.into(), body)
         .await
     {
-        Ok(reply) => reply,
-        Err(e) if vanished(&e) => return Ok(None),
-        Err(e) => return Err(Error::nm(format!("{interface} of {path}: {e}"))),
-    };
-    reply
-        .body()
-        .deserialize::<Props>()
-        .map(Some)
-        .map_err(|e| Error::nm(format!("{interface} of {path}: unexpected reply: {e}")))
+        Ok(reply) => Ok(reply),
+        Err(e) if vanished(&e) => Ok(None),
+        Err(e) => Err(Error::nm(e.to_string())),
+    }
 }
 
 /// NetworkManager's answers for an object path that no longer exists, or a device that has
@@ -431,28 +448,10 @@ fn vanished(e: &zbus::Error) -> bool {
 
 /// The applied connection, or `None` when the device has none any more (it went down).
 async fn applied_connection(bus: &Connection, path: &str) -> Result<Option<Settings>, Error> {
-    let reply = bus
-        .call_method(
-            Some(BUS_NAME),
-            path,
-            Some(IFACE_DEVICE),
-            "GetAppliedConnection",
-            &(0u32,),
-        )
-        .await;
-    match reply {
-        Ok(reply) => reply
-            .body()
-            .deserialize::<(Settings, u64)>()
-            .map(|(settings, _)| Some(settings))
-            .map_err(|e| {
-                Error::nm(format!(
-                    "GetAppliedConnection of {path}: unexpected reply: {e}"
-                ))
-            }),
-        Err(e) if vanished(&e) => Ok(None),
-        Err(e) => Err(Error::nm(format!("GetAppliedConnection of {path}: {e}"))),
-    }
+    call_if_present::<(Settings, u64), _>(bus, path, IFACE_DEVICE, "GetAppliedConnection", &(0u32,))
+        .await
+        .map(|reply| reply.map(|(settings, _version)| settings))
+        .map_err(|e| e.context(format!("GetAppliedConnection of {path}")))
 }
 
 /// The properties of the object a device property points at (`/` means none), if `wanted`.

@@ -10,10 +10,11 @@ use nix::errno::Errno;
 use serde::Serialize;
 
 use crate::config::{self, Config};
-use crate::diff::{diff, Operation};
+use crate::diff::{additions_only_if_in_doubt, diff, Operation};
 use crate::error::Error;
+use crate::kernel::addresses::{self, KernelAddress};
 use crate::kernel::mptcp::{MptcpHandle, Refusal};
-use crate::kernel::{addresses, sysctl};
+use crate::kernel::sysctl;
 use crate::ledger::{read_ledger, run_dir, Ledger, LedgerStore};
 use crate::limits::{self, Limits};
 use crate::model::KernelEndpoint;
@@ -53,6 +54,17 @@ pub struct Survey {
     pub plan: Plan,
     pub kernel: Vec<KernelEndpoint>,
     pub limits: Limits,
+    /// Every address the kernel holds.
+    pub addresses: Vec<KernelAddress>,
+}
+
+/// How far a reconciliation may trust its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backing {
+    /// A dispatcher event or a command: the plan is carried out.
+    Event,
+    /// Only NetworkManager's signals: see `additions_only_if_in_doubt`.
+    Signals,
 }
 
 /// Where a reconciliation gets NetworkManager's view from.
@@ -99,6 +111,7 @@ pub async fn survey(
         plan: plan(&host, &foreign),
         kernel,
         limits,
+        addresses: kernel_addresses,
     })
 }
 
@@ -159,9 +172,13 @@ pub async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
 
 /// Make the kernel hold what the plan asks for, under the lock. A broken configuration file
 /// stops everything before anything is touched.
-pub async fn apply(going_down: Option<&str>, source: NmSource<'_>) -> Result<Outcome, Error> {
+pub async fn apply(
+    going_down: Option<&str>,
+    source: NmSource<'_>,
+    backing: Backing,
+) -> Result<Outcome, Error> {
     let config = config::load(&config::path())?;
-    let store = LedgerStore::lock(&run_dir(), LOCK_WAIT)?;
+    let store = LedgerStore::lock_async(&run_dir(), LOCK_WAIT).await?;
     let ledger = store.load();
     if config.enable_mptcp && sysctl::mptcp_enabled() == Some(false) {
         sysctl::enable_mptcp()
@@ -174,9 +191,22 @@ pub async fn apply(going_down: Option<&str>, source: NmSource<'_>) -> Result<Out
         plan,
         kernel,
         limits: limits_before,
+        addresses,
     } = survey(config, &mut mptcp, &ledger, going_down, source).await?;
-    let operations = diff(&plan.endpoints, &kernel, &ledger);
-    let (limits, rp_filter) = settings(&config, &plan, limits_before, &ledger);
+    let mut operations = diff(&plan.endpoints, &kernel, &ledger);
+    let (mut limits, mut rp_filter) = settings(&config, &plan, limits_before, &ledger);
+    if backing == Backing::Signals {
+        let configured = addresses.iter().map(|a| a.address).collect();
+        let (additions, held_back) = additions_only_if_in_doubt(operations, &configured);
+        operations = additions;
+        if held_back {
+            tracing::info!(
+                "deletions wait for a dispatcher event: their addresses are still configured"
+            );
+            limits = limits.at_least(limits_before);
+            rp_filter.retain(|change| change.to == LOOSE);
+        }
+    }
     let mut refused = Vec::new();
 
     // The kernel gives existing connections subflows for an endpoint only when it is added

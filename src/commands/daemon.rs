@@ -18,10 +18,12 @@ use crate::error::{Error, ErrorKind};
 use crate::kernel::addresses::AddressEvents;
 use crate::ledger::{lock_in, run_dir};
 use crate::nm::{self, Detail, NmView};
-use crate::reconcile::{self, NmSource, NM_TIMEOUT};
+use crate::reconcile::{self, Backing, NmSource, NM_TIMEOUT};
 
 /// How long a client may take to send its one line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// A pause after a failed accept (out of file descriptors), instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 pub async fn run(args: &[String]) -> Result<(), Error> {
     if !args.is_empty() {
@@ -42,35 +44,59 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
         view: None,
         stale: true,
     };
-    daemon.settle_logged(None, "start").await;
+    daemon.settle_observed("start").await;
     tracing::info!(socket = %control::socket_path(&dir).display(), "daemon ready");
+    let closed = || Error::nm("the system bus connection closed");
     loop {
         tokio::select! {
             message = daemon.signals.next() => {
-                let Some(message) = message else {
-                    return Err(Error::nm("the system bus connection closed"));
-                };
+                let message = message.ok_or_else(closed)?;
                 daemon.stale |= message.is_ok_and(|m| nm::signal_matters(&m));
                 daemon.stale |= daemon.drain_signals();
                 if daemon.stale {
-                    daemon.settle_logged(None, "networkmanager").await;
+                    daemon.settle_observed("networkmanager").await;
                 }
             }
-            _ = owner_changes.next() => {
+            owner = owner_changes.next() => {
+                if owner.is_none() {
+                    return Err(closed());
+                }
                 daemon.stale = true;
-                daemon.settle_logged(None, "networkmanager-restart").await;
+                daemon.settle_observed("networkmanager-restart").await;
             }
             changed = addresses.changed() => {
                 if changed.is_none() {
                     return Err(Error::kernel("the address event socket closed"));
                 }
                 addresses.drain();
-                daemon.settle_logged(None, "address-change").await;
+                daemon.settle_observed("address-change").await;
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => daemon.serve(stream).await,
-                Err(e) => tracing::warn!(error = %e, "cannot accept a hook connection"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a hook connection");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
             },
+        }
+    }
+}
+
+/// Await `work` while consuming NetworkManager's signals into `stale`: zbus reads the bus
+/// only while each stream has room, so awaiting a reply behind a full signal queue would
+/// wait for ever.
+async fn draining<T>(
+    signals: &mut zbus::MessageStream,
+    stale: &mut bool,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            Some(message) = signals.next() => {
+                *stale |= message.is_ok_and(|m| nm::signal_matters(&m));
+            }
         }
     }
 }
@@ -112,13 +138,29 @@ impl Daemon {
         matters
     }
 
+    /// Whether NetworkManager is on the bus; its answer is also the point by which every
+    /// signal it sent before has been seen.
+    async fn networkmanager_present(&mut self) -> Result<bool, Error> {
+        draining(
+            &mut self.signals,
+            &mut self.stale,
+            nm::within(NM_TIMEOUT, nm::present(&self.bus)),
+        )
+        .await
+    }
+
     /// Read NetworkManager again if needed, then reconcile against the view.
-    async fn settle(&mut self, going_down: Option<&str>, refresh: bool) -> Result<(), Error> {
+    async fn settle(
+        &mut self,
+        going_down: Option<&str>,
+        refresh: bool,
+        backing: Backing,
+    ) -> Result<(), Error> {
         if refresh || self.stale || self.view.is_none() {
             // Cleared first: a signal that arrives during the read makes it stale again.
             self.stale = false;
-            let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Planning)).await;
-            match read {
+            let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Planning));
+            match draining(&mut self.signals, &mut self.stale, read).await {
                 Ok(view) => self.view = Some(view),
                 Err(e) => {
                     self.view = None;
@@ -130,7 +172,8 @@ impl Daemon {
             tracing::debug!("NetworkManager is starting; its devices are not back yet");
             return Ok(());
         };
-        let outcome = reconcile::apply(going_down, NmSource::Held(view)).await?;
+        let apply = reconcile::apply(going_down, NmSource::Held(view), backing);
+        let outcome = draining(&mut self.signals, &mut self.stale, apply).await?;
         if outcome.operations.is_empty() && outcome.refused.is_empty() {
             tracing::debug!(endpoints = outcome.plan.endpoints.len(), "reconciled");
         } else {
@@ -143,10 +186,19 @@ impl Daemon {
         super::verdict(&outcome)
     }
 
-    /// `settle` for what the daemon notices itself: failures are logged, not fatal.
-    async fn settle_logged(&mut self, going_down: Option<&str>, cause: &'static str) {
+    /// `settle` for what the daemon notices itself (signals, address changes, its start):
+    /// nothing while NetworkManager is away, and failures are logged, not fatal.
+    async fn settle_observed(&mut self, cause: &'static str) {
         let span = tracing::info_span!("event", action = cause);
-        if let Err(e) = self.settle(going_down, false).instrument(span).await {
+        let settled = async {
+            if !self.networkmanager_present().await? {
+                tracing::debug!("NetworkManager is not on the bus; nothing to follow");
+                self.view = None;
+                return Ok(());
+            }
+            self.settle(None, false, Backing::Signals).await
+        };
+        if let Err(e) = settled.instrument(span).await {
             tracing::warn!(cause, error = %e, "reconciling failed");
         }
     }
@@ -187,12 +239,16 @@ impl Daemon {
         async {
             // NetworkManager signals what it did before it calls the dispatcher, and the bus
             // answers this after routing those signals here: once it has, they are queued.
-            if !nm::present(&self.bus).await? {
+            if !self.networkmanager_present().await? {
                 return Err(Error::nm("NetworkManager is not on the bus"));
             }
             self.stale |= self.drain_signals();
-            self.settle(event.going_down(), event.action.refreshes_view())
-                .await
+            self.settle(
+                event.going_down(),
+                event.action.refreshes_view(),
+                Backing::Event,
+            )
+            .await
         }
         .instrument(span)
         .await

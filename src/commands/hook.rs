@@ -6,7 +6,7 @@ use crate::dispatcher::{self, Action};
 use crate::error::Error;
 use crate::ledger::run_dir;
 use crate::nm::Detail;
-use crate::reconcile::{self, NmSource};
+use crate::reconcile::{self, Backing, NmSource};
 
 /// Before any runtime or logging starts: `Some` verdict when the event needs no work or a
 /// daemon handled it, `None` when the hook must do the work itself.
@@ -31,7 +31,12 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
         action = args[1].as_str()
     );
     let _entered = span.enter();
-    let outcome = reconcile::apply(event.going_down(), NmSource::Read(Detail::Planning)).await?;
+    let outcome = reconcile::apply(
+        event.going_down(),
+        NmSource::Read(Detail::Planning),
+        Backing::Event,
+    )
+    .await?;
     tracing::info!(
         endpoints = outcome.plan.endpoints.len(),
         changes = outcome.operations.len(),

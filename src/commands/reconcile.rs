@@ -2,12 +2,12 @@
 
 use crate::error::Error;
 use crate::nm::Detail;
-use crate::reconcile::{self, NmSource};
+use crate::reconcile::{self, Backing, NmSource};
 
 pub async fn run() -> Result<(), Error> {
     let span = tracing::info_span!("event", action = "reconcile");
     let _entered = span.enter();
-    let outcome = reconcile::apply(None, NmSource::Read(Detail::Planning)).await?;
+    let outcome = reconcile::apply(None, NmSource::Read(Detail::Planning), Backing::Event).await?;
     for operation in &outcome.operations {
         println!("{}", reconcile::describe(operation));
     }

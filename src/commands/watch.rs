@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind};
 use crate::kernel::addresses::AddressEvents;
 use crate::ledger::{lock_in, run_dir};
 use crate::nm::Detail;
-use crate::reconcile::{self, NmSource};
+use crate::reconcile::{self, Backing, NmSource};
 
 /// How long a watcher started by the hook keeps going (router advertisements, DAD, DHCPv6).
 const DEFAULT_SECONDS: u64 = 60;
@@ -55,7 +55,7 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
                 }
                 tokio::time::sleep(DEBOUNCE).await;
                 events.drain();
-                match reconcile::apply(None, NmSource::Read(Detail::Planning)).await {
+                match reconcile::apply(None, NmSource::Read(Detail::Planning), Backing::Signals).await {
                     Ok(outcome) if !outcome.plan.awaiting_addresses => {
                         tracing::info!(endpoints = outcome.plan.endpoints.len(), "addresses settled");
                         return Ok(());
