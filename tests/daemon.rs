@@ -1,6 +1,7 @@
 //! `nm-mptcp daemon` against a real NetworkManager: it takes the hook's events, follows
 //! NetworkManager without them, keeps others' endpoints and its own across a NetworkManager
-//! restart, and the hook carries on alone when the daemon dies. NetworkManager's own MPTCP
+//! restart and when a device leaves NetworkManager's view still configured, and the hook
+//! carries on alone when the daemon dies. NetworkManager's own MPTCP
 //! support is kept out of the way, so every endpoint seen is nm-mptcp's.
 
 mod common;
@@ -67,14 +68,35 @@ fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it() {
         ("127.0.0.9", "lo", "signal"),
         ("192.0.2.2", "e0", "signal subflow"),
     ]);
+    // NetworkManager drops a device from its view but leaves it configured (as it does with
+    // every device when it quits): signals alone take no endpoint away from an address
+    // that is still there.
+    lab.sh("nmcli device set e0 managed no");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(
+        lab.endpoints(),
+        [
+            ("127.0.0.9", "lo", "signal"),
+            ("192.0.2.2", "e0", "signal subflow")
+        ]
+        .iter()
+        .map(|(a, d, f)| (a.to_string(), d.to_string(), f.to_string()))
+        .collect()
+    );
+    assert!(
+        lab.daemon_log()
+            .contains("deletions wait for a dispatcher event"),
+        "{}",
+        lab.daemon_log()
+    );
     lab.install_hook();
 
-    // The daemon dies (its socket stays behind): the hook does the work itself.
+    // The daemon dies (its socket stays behind): the hook does the work itself, and its
+    // event is authoritative: the unmanaged device's endpoint goes, as NetworkManager's would.
     lab.kill_daemon();
     lab.sh("nmcli connection up p1 >/dev/null");
     lab.expect_endpoints(&[
         ("127.0.0.9", "lo", "signal"),
-        ("192.0.2.2", "e0", "signal subflow"),
         ("198.51.100.2", "e1", "signal"),
     ]);
     let out = lab.exec(&[HOOK, "e0", "up"]);
