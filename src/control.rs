@@ -13,9 +13,9 @@ use crate::error::{Error, ErrorKind};
 pub const SOCKET_NAME: &str = "control.sock";
 /// Longest request or reply line accepted.
 pub const MAX_LINE: usize = 4096;
-/// How long the hook waits for the daemon's answer: a NetworkManager read plus the ledger
-/// lock, which bound the daemon's work too.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(9);
+/// How long the hook waits for the daemon's answer: what bounds the daemon's work (the bus
+/// 1 s, a NetworkManager read 3 s, the ledger lock 5 s), with room to spare.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(12);
 
 pub fn socket_path(run_dir: &Path) -> PathBuf {
     run_dir.join(SOCKET_NAME)

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::flags::EndpointFlags;
 use crate::ledger::Ledger;
-use crate::model::{DesiredEndpoint, KernelEndpoint};
+use crate::model::{DesiredEndpoint, KernelEndpoint, KERNEL_ENDPOINT_CAP};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -92,33 +92,45 @@ pub fn diff(
     deletes
 }
 
-/// For a plan that only NetworkManager's signals back (no dispatcher event): if it would
-/// delete an endpoint whose address is still configured, it is not trusted to take anything
-/// away. NetworkManager drops its devices from D-Bus when it quits but leaves them
-/// configured, and that must not cost the host its endpoints. Then only additions of new
-/// addresses remain (no deletions, no replacements), and `true` says something waits for the
-/// next dispatcher event.
-pub fn additions_only_if_in_doubt(
+/// For a plan that only NetworkManager's signals back (no dispatcher event): endpoints no
+/// longer wanted whose addresses are still configured are kept. NetworkManager drops its
+/// devices from D-Bus when it quits (or unmanages one) but leaves them configured, and that
+/// must not cost the host its endpoints; the next dispatcher event decides. Replacements
+/// (the address is still wanted) go ahead. Additions are cut to the room the kept endpoints
+/// leave among the kernel's `KERNEL_ENDPOINT_CAP` (they come in rank order). Returns the
+/// operations to run and how many were held back.
+pub fn hold_back_doubtful(
     operations: Vec<Operation>,
     configured: &HashSet<IpAddr>,
-) -> (Vec<Operation>, bool) {
-    let deleted = |a: &IpAddr| {
-        operations
-            .iter()
-            .any(|op| matches!(op, Operation::Delete { address, .. } if address == a))
+    kernel_endpoints: usize,
+) -> (Vec<Operation>, usize) {
+    let doubtful = |op: &Operation| {
+        matches!(op, Operation::Delete { address, why: DeleteReason::NoLongerWanted, .. }
+            if configured.contains(address))
     };
-    let in_doubt = operations
-        .iter()
-        .any(|op| matches!(op, Operation::Delete { address, .. } if configured.contains(address)));
-    if !in_doubt {
-        return (operations, false);
+    let kept = operations.iter().filter(|op| doubtful(op)).count();
+    if kept == 0 {
+        return (operations, 0);
     }
-    let additions = operations
+    let deletions = operations
         .iter()
-        .filter(|op| matches!(op, Operation::Add(d) if !deleted(&d.address)))
-        .cloned()
+        .filter(|op| matches!(op, Operation::Delete { .. }) && !doubtful(op))
+        .count();
+    let mut room = KERNEL_ENDPOINT_CAP.saturating_sub(kernel_endpoints - deletions);
+    let total = operations.len();
+    let run: Vec<Operation> = operations
+        .into_iter()
+        .filter(|op| match op {
+            Operation::Delete { .. } => !doubtful(op),
+            Operation::Add(_) if room > 0 => {
+                room -= 1;
+                true
+            }
+            Operation::Add(_) => false,
+        })
         .collect();
-    (additions, true)
+    let held = total - run.len();
+    (run, held)
 }
 
 #[cfg(test)]
@@ -312,37 +324,52 @@ mod tests {
 
     #[test]
     fn signals_alone_never_take_away_an_endpoint_whose_address_is_configured() {
-        let gone = Operation::Delete {
-            id: 1,
-            address: ip("192.0.2.2"),
-            why: DeleteReason::NoLongerWanted,
+        let delete = |id: u8, address: &str, why| Operation::Delete {
+            id,
+            address: ip(address),
+            why,
         };
-        let still_configured = Operation::Delete {
-            id: 2,
-            address: ip("198.51.100.2"),
-            why: DeleteReason::NoLongerWanted,
-        };
-        let replace = Operation::Delete {
-            id: 3,
-            address: ip("203.0.113.2"),
-            why: DeleteReason::Replaced,
-        };
+        let gone = delete(1, "192.0.2.2", DeleteReason::NoLongerWanted);
+        let still_configured = delete(2, "198.51.100.2", DeleteReason::NoLongerWanted);
+        let replace = delete(3, "203.0.113.2", DeleteReason::Replaced);
         let re_add = Operation::Add(want("203.0.113.2", 3, EndpointFlags::SIGNAL));
         let new = Operation::Add(want("10.0.0.2", 4, EndpointFlags::SUBFLOW));
         let configured: HashSet<IpAddr> =
             [ip("198.51.100.2"), ip("203.0.113.2"), ip("10.0.0.2")].into();
 
-        // Only vanished addresses are deleted: trusted as it is.
-        let ops = vec![gone.clone(), new.clone()];
+        // Only vanished addresses lose endpoints: trusted as it is.
+        let ops = vec![gone.clone(), replace.clone(), re_add.clone(), new.clone()];
+        assert_eq!(hold_back_doubtful(ops.clone(), &configured, 3), (ops, 0));
+        // A configured address would lose its endpoint: that deletion alone waits.
+        let ops = vec![
+            gone.clone(),
+            still_configured,
+            replace.clone(),
+            re_add.clone(),
+            new.clone(),
+        ];
         assert_eq!(
-            additions_only_if_in_doubt(ops.clone(), &configured),
-            (ops, false)
+            hold_back_doubtful(ops, &configured, 3),
+            (vec![gone, replace, re_add, new], 1)
         );
-        // A configured address would lose its endpoint: only the pure addition is left.
-        let ops = vec![gone, still_configured, replace, re_add, new.clone()];
-        assert_eq!(
-            additions_only_if_in_doubt(ops, &configured),
-            (vec![new], true)
-        );
+    }
+
+    #[test]
+    fn additions_fit_the_room_held_back_endpoints_leave() {
+        let kept = Operation::Delete {
+            id: 1,
+            address: ip("198.51.100.2"),
+            why: DeleteReason::NoLongerWanted,
+        };
+        let configured: HashSet<IpAddr> = [ip("198.51.100.2")].into();
+        let adds: Vec<Operation> = (1..=3)
+            .map(|i| Operation::Add(want(&format!("10.0.0.{i}"), 1, EndpointFlags::SUBFLOW)))
+            .collect();
+        let mut ops = vec![kept];
+        ops.extend(adds.clone());
+        // 6 endpoints in the kernel, one of them kept: room for the first 2 additions only.
+        let (run, held) = hold_back_doubtful(ops, &configured, 6);
+        assert_eq!(run, adds[..2].to_vec());
+        assert_eq!(held, 2);
     }
 }

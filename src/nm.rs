@@ -217,7 +217,7 @@ pub async fn signals(
         zbus::MessageStream::for_match_rule(sent, bus, Some(1024))
             .await
             .map_err(subscribe)?,
-        zbus::MessageStream::for_match_rule(owner, bus, Some(16))
+        zbus::MessageStream::for_match_rule(owner, bus, Some(256))
             .await
             .map_err(subscribe)?,
     ))

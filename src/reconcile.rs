@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use serde::Serialize;
 
 use crate::config::{self, Config};
-use crate::diff::{additions_only_if_in_doubt, diff, Operation};
+use crate::diff::{diff, hold_back_doubtful, Operation};
 use crate::error::Error;
 use crate::kernel::addresses::{self, KernelAddress};
 use crate::kernel::mptcp::{MptcpHandle, Refusal};
@@ -197,11 +197,12 @@ pub async fn apply(
     let (mut limits, mut rp_filter) = settings(&config, &plan, limits_before, &ledger);
     if backing == Backing::Signals {
         let configured = addresses.iter().map(|a| a.address).collect();
-        let (additions, held_back) = additions_only_if_in_doubt(operations, &configured);
-        operations = additions;
-        if held_back {
+        let (run, held) = hold_back_doubtful(operations, &configured, kernel.len());
+        operations = run;
+        if held > 0 {
             tracing::info!(
-                "deletions wait for a dispatcher event: their addresses are still configured"
+                held,
+                "changes wait for a dispatcher event: endpoints no longer wanted whose addresses are still configured are kept"
             );
             limits = limits.at_least(limits_before);
             rp_filter.retain(|change| change.to == LOOSE);

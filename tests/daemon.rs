@@ -85,7 +85,7 @@ fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it() {
     );
     assert!(
         lab.daemon_log()
-            .contains("deletions wait for a dispatcher event"),
+            .contains("changes wait for a dispatcher event"),
         "{}",
         lab.daemon_log()
     );

@@ -22,6 +22,8 @@ use crate::reconcile::{self, Backing, NmSource, NM_TIMEOUT};
 
 /// How long a client may take to send its one line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// The bus daemon answers at once; NetworkManager's reads have `NM_TIMEOUT`.
+const PRESENCE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A pause after a failed accept (out of file descriptors), instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -70,6 +72,10 @@ pub async fn run(args: &[String]) -> Result<(), Error> {
                 }
                 addresses.drain();
                 daemon.settle_observed("address-change").await;
+            }
+            // Signals consumed while the daemon was busy (see `draining`) still count.
+            _ = std::future::ready(()), if daemon.stale && daemon.view.is_some() => {
+                daemon.settle_observed("networkmanager").await;
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => daemon.serve(stream).await,
@@ -144,7 +150,7 @@ impl Daemon {
         draining(
             &mut self.signals,
             &mut self.stale,
-            nm::within(NM_TIMEOUT, nm::present(&self.bus)),
+            nm::within(PRESENCE_TIMEOUT, nm::present(&self.bus)),
         )
         .await
     }
