@@ -63,7 +63,8 @@ pub struct Survey {
 pub enum Backing {
     /// A dispatcher event or a command: the plan is carried out.
     Event,
-    /// Only NetworkManager's signals: see `additions_only_if_in_doubt`.
+    /// Only NetworkManager's signals (the daemon between events, `watch`): see
+    /// `diff::hold_back_doubtful`.
     Signals,
 }
 
