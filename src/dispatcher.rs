@@ -53,6 +53,11 @@ pub struct Event {
 }
 
 impl Event {
+    /// The interface as nm-dispatcher names it: `none` for events without a device.
+    pub fn interface_name(&self) -> &str {
+        self.interface.as_deref().unwrap_or("none")
+    }
+
     /// The interface this event takes down, if any.
     pub fn going_down(&self) -> Option<&str> {
         self.interface

@@ -2,6 +2,7 @@
 //! record ownership. Everything that decides lives in `planner`, `diff`, `limits` and
 //! `rp_filter`.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -91,8 +92,8 @@ pub async fn survey(
     };
     let view = async {
         match source {
-            NmSource::Read(detail) => nm::read(NM_TIMEOUT, detail).await,
-            NmSource::Held(view) => Ok(view.clone()),
+            NmSource::Read(detail) => nm::read(NM_TIMEOUT, detail).await.map(Cow::Owned),
+            NmSource::Held(view) => Ok(Cow::Borrowed(view)),
         }
     };
     let (view, kernel_addresses, (kernel, limits)) =

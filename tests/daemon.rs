@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{add_profile, Lab, HOOK};
+use common::{add_profile, endpoint_set, Lab, HOOK};
 
 #[test]
 fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it() {
@@ -75,13 +75,10 @@ fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it() {
     std::thread::sleep(std::time::Duration::from_secs(1));
     assert_eq!(
         lab.endpoints(),
-        [
+        endpoint_set(&[
             ("127.0.0.9", "lo", "signal"),
             ("192.0.2.2", "e0", "signal subflow")
-        ]
-        .iter()
-        .map(|(a, d, f)| (a.to_string(), d.to_string(), f.to_string()))
-        .collect()
+        ])
     );
     assert!(
         lab.daemon_log()

@@ -237,11 +237,7 @@ impl Daemon {
         if let Action::Ignored(_) = event.action {
             return Ok(());
         }
-        let span = tracing::info_span!(
-            "event",
-            interface = event.interface.as_deref().unwrap_or("none"),
-            action = words[1].as_str()
-        );
+        let span = super::event_span(&event, &words[1]);
         async {
             // NetworkManager signals what it did before it calls the dispatcher, and the bus
             // answers this after routing those signals here: once it has, they are queued.

@@ -19,17 +19,12 @@ pub fn answer_without_runtime(args: &[String]) -> Option<Result<(), Error>> {
         return Some(Ok(()));
     }
     // Events without a device come with an empty interface; "none" keeps the line two words.
-    let interface = event.interface.as_deref().unwrap_or("none");
-    control::forward(&run_dir(), interface, &args[1])
+    control::forward(&run_dir(), event.interface_name(), &args[1])
 }
 
 pub async fn run(args: &[String]) -> Result<(), Error> {
     let event = dispatcher::parse(args)?;
-    let span = tracing::info_span!(
-        "event",
-        interface = event.interface.as_deref().unwrap_or("none"),
-        action = args[1].as_str()
-    );
+    let span = super::event_span(&event, &args[1]);
     let _entered = span.enter();
     let outcome = reconcile::apply(
         event.going_down(),

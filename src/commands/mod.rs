@@ -10,8 +10,14 @@ pub mod watch;
 
 use serde::Serialize;
 
+use crate::dispatcher::Event;
 use crate::error::Error;
 use crate::reconcile::Outcome;
+
+/// The one span of a dispatcher event, whether the hook or the daemon handles it.
+fn event_span(event: &Event, action: &str) -> tracing::Span {
+    tracing::info_span!("event", interface = event.interface_name(), action)
+}
 
 /// `[--json]`, the one option of the read-only commands.
 fn json_flag(command: &str, args: &[String]) -> Result<bool, Error> {

@@ -182,10 +182,7 @@ impl Lab {
 
     /// Wait until the kernel holds exactly `expected`; fail with the last state and the logs.
     pub fn expect_endpoints(&self, expected: &[(&str, &str, &str)]) {
-        let expected: BTreeSet<Endpoint> = expected
-            .iter()
-            .map(|(a, d, f)| (a.to_string(), d.to_string(), f.to_string()))
-            .collect();
+        let expected = endpoint_set(expected);
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let got = self.endpoints();
@@ -226,6 +223,14 @@ impl Drop for Lab {
             self.script(&["stop", &self.name]);
         }
     }
+}
+
+/// Endpoints written as (address, device, flags) literals.
+pub fn endpoint_set(endpoints: &[(&str, &str, &str)]) -> BTreeSet<Endpoint> {
+    endpoints
+        .iter()
+        .map(|(a, d, f)| (a.to_string(), d.to_string(), f.to_string()))
+        .collect()
 }
 
 /// Parse `ip mptcp endpoint show` lines: `ADDR [port P] id N [flags...] [dev IF]`.
