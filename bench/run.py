@@ -261,7 +261,7 @@ def recovery(l):
 
 
 def core():
-    out = sh("cargo", "bench", "--quiet", "--bench", "core", "--", "--noplot")
+    out = sh("cargo", "bench", "--quiet", "-p", "nm-mptcp-core", "--bench", "core", "--", "--noplot")
     results = {}
     for name in ("plan 8 devices x 50 addresses", "diff against a kernel in place"):
         estimate = json.load(open(ROOT / "target/criterion" / name / "new/estimates.json"))

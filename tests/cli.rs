@@ -113,3 +113,45 @@ fn networkmanager_absent_from_the_bus_is_exit_3_fast() {
     assert!(took < Duration::from_secs(4), "took {took:?}");
     assert_eq!(plan.status.code(), Some(3));
 }
+
+#[test]
+fn under_the_dispatcher_any_interface_name_is_an_event() {
+    // `status` is a command's name; nm-dispatcher's environment makes it an interface.
+    let (out, _) = run(
+        &["status", "up"],
+        &[
+            ("NM_DISPATCHER_ACTION", "up"),
+            ("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("system bus"), "{}", stderr(&out));
+    // So does the dispatcher's link name, without the environment.
+    let dir = std::env::temp_dir().join(format!("nm-mptcp-link-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("50-nm-mptcp");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let out = Command::new(&link)
+        .args(["plan", "hostname"])
+        .env_remove("NM_DISPATCHER_ACTION")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn non_utf8_arguments_are_usage_errors_not_aborts() {
+    use std::os::unix::ffi::OsStrExt;
+    let odd = std::ffi::OsStr::from_bytes(b"e\xff0");
+    for args in [vec![odd, "up".as_ref()], vec!["plan".as_ref(), odd]] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("nm-mptcp: "), "{}", stderr(&out));
+    }
+}

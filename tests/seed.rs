@@ -127,3 +127,23 @@ fn plan_explains_every_address_and_changes_nothing() {
         "{text}"
     );
 }
+
+#[test]
+fn an_interface_named_like_a_command_gets_its_endpoint_from_the_hook() {
+    let lab = Lab::start("named");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    lab.link("status", "s0");
+    lab.peer("ip addr add 192.0.2.1/24 dev s0");
+    add_profile(
+        &lab,
+        "p0",
+        "status",
+        "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled connection.mptcp-flags signal,subflow",
+    );
+    lab.sh("nmcli connection up p0 >/dev/null");
+    lab.expect_endpoints(&[("192.0.2.2", "status", "signal subflow")]);
+    lab.sh("nmcli connection down p0 >/dev/null");
+    lab.expect_endpoints(&[]);
+    assert_eq!(lab.hook_failures(), Vec::<String>::new());
+}

@@ -1,26 +1,31 @@
 //! `nm-mptcp reconcile`: apply the whole host once (at boot, or by hand).
 
+use crate::adapters::kernel::netlink::NetlinkKernel;
+use crate::adapters::nm::Detail;
+use crate::app::reconcile::{self, NmSource};
+use crate::app::{event_span, verdict};
+use crate::changes::Backing;
 use crate::error::Error;
-use crate::nm::Detail;
-use crate::reconcile::{self, Backing, NmSource};
+use crate::report::change_lines;
 
-pub async fn run() -> Result<(), Error> {
-    let span = tracing::info_span!("event", action = "reconcile");
+pub(crate) async fn run() -> Result<(), Error> {
+    let span = event_span("none", "reconcile");
     let _entered = span.enter();
-    let outcome = reconcile::apply(None, NmSource::Read(Detail::Planning), Backing::Event).await?;
-    for operation in &outcome.operations {
-        println!("{}", reconcile::describe(operation));
-    }
-    if outcome.limits != outcome.limits_before {
-        println!("{}", reconcile::describe_limits(outcome.limits));
-    }
-    for change in &outcome.rp_filter {
-        println!("{change}");
+    let mut kernel = NetlinkKernel::connect()?;
+    let outcome = reconcile::apply(
+        &mut kernel,
+        None,
+        NmSource::Read(Detail::Planning),
+        Backing::Event,
+    )
+    .await?;
+    for line in change_lines(&outcome.changes) {
+        println!("{line}");
     }
     println!(
         "{} endpoint(s) planned, {} change(s) made",
         outcome.plan.endpoints.len(),
-        outcome.operations.len() - outcome.refused.len()
+        outcome.applied
     );
-    super::verdict(&outcome)
+    verdict(&outcome)
 }

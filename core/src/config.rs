@@ -1,0 +1,213 @@
+//! nm-mptcp's configuration (`/etc/nm-mptcp/config.toml`): optional, every key has a default.
+//! Parsing is pure: errors name the file, the line and the key, and nothing is applied from a
+//! file that has one. Reading the file is the adapter `config_file`.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Error, ErrorKind};
+
+use crate::model::MPTCP_PM_ADDR_MAX;
+
+/// The kernel's maximum for both limits.
+pub const LIMIT_MAX: u32 = MPTCP_PM_ADDR_MAX as u32;
+
+/// How one `ip mptcp limits` value is managed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSetting {
+    /// Derived from the endpoints nm-mptcp manages.
+    Auto,
+    /// Never touched.
+    Keep,
+    /// This value.
+    Value(u32),
+}
+
+impl std::fmt::Display for LimitSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LimitSetting::Auto => f.write_str("auto"),
+            LimitSetting::Keep => f.write_str("keep"),
+            LimitSetting::Value(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub subflows: LimitSetting,
+    pub add_addr_accepted: LimitSetting,
+    /// Set `net.mptcp.enabled = 1` (the seed's step 1).
+    pub enable_mptcp: bool,
+    /// Relax strict rp_filter (1 -> 2) on interfaces with endpoints, as NetworkManager does.
+    pub relax_rp_filter: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            subflows: LimitSetting::Auto,
+            add_addr_accepted: LimitSetting::Auto,
+            enable_mptcp: false,
+            relax_rp_filter: true,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    kernel: RawKernel,
+    #[serde(default)]
+    rp_filter: RawRpFilter,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    subflows: Option<Spanned<toml::Value>>,
+    add_addr_accepted: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawKernel {
+    enable_mptcp: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRpFilter {
+    relax: Option<bool>,
+}
+
+/// Pure: the configuration in `text`, read from `path` (named in errors).
+pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+    let error = |span: Option<std::ops::Range<usize>>, message: String| {
+        let line = span.map_or(0, |s| line_of(text, s.start));
+        Error::new(
+            ErrorKind::Config,
+            format!("{}:{line}: {message}", path.display()),
+        )
+    };
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| error(e.span(), e.message().trim().to_owned()))?;
+    let limit = |key: &str, value: Option<Spanned<toml::Value>>| -> Result<LimitSetting, Error> {
+        let Some(value) = value else {
+            return Ok(LimitSetting::Auto);
+        };
+        let span = value.span();
+        match value.into_inner() {
+            toml::Value::String(s) if s == "auto" => Ok(LimitSetting::Auto),
+            toml::Value::String(s) if s == "keep" => Ok(LimitSetting::Keep),
+            toml::Value::Integer(n) if (0..=i64::from(LIMIT_MAX)).contains(&n) => Ok(LimitSetting::Value(n as u32)),
+            _ => Err(error(
+                Some(span.clone()),
+                format!(
+                    "limits.{key}: expected \"auto\", \"keep\" or a number from 0 to {LIMIT_MAX}, got {}",
+                    text.get(span).unwrap_or("?").trim()
+                ),
+            )),
+        }
+    };
+    Ok(Config {
+        subflows: limit("subflows", raw.limits.subflows)?,
+        add_addr_accepted: limit("add_addr_accepted", raw.limits.add_addr_accepted)?,
+        enable_mptcp: raw.kernel.enable_mptcp.unwrap_or(false),
+        relax_rp_filter: raw.rp_filter.relax.unwrap_or(true),
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Config, Error> {
+        parse(text, Path::new("/etc/nm-mptcp/config.toml"))
+    }
+
+    fn message(text: &str) -> String {
+        let err = parse_str(text).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Config);
+        err.message
+    }
+
+    #[test]
+    fn an_empty_file_means_defaults() {
+        assert_eq!(parse_str("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let config = parse_str(
+            "[limits]\nsubflows = 3\nadd_addr_accepted = \"keep\"\n[kernel]\nenable_mptcp = true\n[rp_filter]\nrelax = false\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config,
+            Config {
+                subflows: LimitSetting::Value(3),
+                add_addr_accepted: LimitSetting::Keep,
+                enable_mptcp: true,
+                relax_rp_filter: false,
+            }
+        );
+        assert_eq!(
+            parse_str("[limits]\nsubflows = \"auto\"\n")
+                .unwrap()
+                .subflows,
+            LimitSetting::Auto
+        );
+        assert_eq!(
+            parse_str("[limits]\nsubflows = 0\n").unwrap().subflows,
+            LimitSetting::Value(0)
+        );
+    }
+
+    #[test]
+    fn values_over_8_name_file_line_and_key() {
+        let m = message("# limits\n[limits]\nsubflows = 9\n");
+        assert!(
+            m.starts_with("/etc/nm-mptcp/config.toml:3: limits.subflows:"),
+            "{m}"
+        );
+        let m = message("[limits]\nadd_addr_accepted = -1\n");
+        assert!(m.contains(":2: limits.add_addr_accepted"), "{m}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let m = message("[limits]\nsubflows = \"many\"\n");
+        assert!(
+            m.contains(":2: limits.subflows") && m.contains("many"),
+            "{m}"
+        );
+        let m = message("[limits]\nsubflows = 2.5\n");
+        assert!(m.contains("limits.subflows"), "{m}");
+        let m = message("[kernel]\nenable_mptcp = \"yes\"\n");
+        assert!(m.contains(":2:"), "{m}");
+    }
+
+    #[test]
+    fn unknown_keys_and_sections_are_refused() {
+        let m = message("[limits]\nsubflow = 3\n");
+        assert!(m.contains(":2:") && m.contains("subflow"), "{m}");
+        let m = message("\n[limit]\nsubflows = 3\n");
+        assert!(m.contains(":2:") && m.contains("limit"), "{m}");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line() {
+        let m = message("[limits]\nsubflows = \n");
+        assert!(m.contains(":2:"), "{m}");
+    }
+}

@@ -1,0 +1,156 @@
+//! Ownership: which kernel endpoints nm-mptcp created or adopted (its ledger), and which
+//! interfaces' rp_filter it relaxed. Plain data and pure rules; the store in /run that keeps it
+//! between events is an adapter (`ledger_store`).
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{DesiredEndpoint, KernelEndpoint, ProfileRef};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    pub entries: Vec<LedgerEntry>,
+    /// Interfaces whose rp_filter nm-mptcp changed from 1 to 2 (to put back later).
+    #[serde(default)]
+    pub rp_filter_relaxed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub id: u8,
+    pub address: IpAddr,
+    pub ifindex: Option<u32>,
+    pub interface: String,
+    /// Kernel flag bits, as added.
+    pub flags: u32,
+    pub profile: Option<ProfileRef>,
+    /// nm-mptcp added it (true) or found it already exactly as wanted, e.g. made by
+    /// NetworkManager's own MPTCP support (false). Only created endpoints are ever deleted.
+    pub created: bool,
+}
+
+impl LedgerEntry {
+    pub fn from_kernel(
+        k: &KernelEndpoint,
+        interface: &str,
+        profile: Option<ProfileRef>,
+        created: bool,
+    ) -> LedgerEntry {
+        LedgerEntry {
+            id: k.id,
+            address: k.address,
+            ifindex: k.ifindex,
+            interface: interface.to_owned(),
+            flags: k.flags.bits(),
+            profile,
+            created,
+        }
+    }
+
+    fn is(&self, k: &KernelEndpoint) -> bool {
+        self.id == k.id && self.address == k.address
+    }
+}
+
+impl Ledger {
+    fn entry(&self, k: &KernelEndpoint) -> Option<&LedgerEntry> {
+        self.entries.iter().find(|e| e.is(k))
+    }
+
+    /// nm-mptcp manages this kernel endpoint (created or adopted). Matched by id and address,
+    /// so an id the kernel hands to someone else later is not mistaken for ours.
+    pub fn owns(&self, k: &KernelEndpoint) -> bool {
+        self.entry(k).is_some()
+    }
+
+    /// The profile nm-mptcp recorded for this kernel endpoint.
+    pub fn profile_of(&self, k: &KernelEndpoint) -> Option<&ProfileRef> {
+        self.entry(k).and_then(|e| e.profile.as_ref())
+    }
+
+    /// nm-mptcp itself added this kernel endpoint.
+    pub fn created(&self, k: &KernelEndpoint) -> bool {
+        self.entry(k).is_some_and(|e| e.created)
+    }
+
+    /// The ledger after an apply: every kernel endpoint that is now exactly as planned is ours
+    /// (created if we added its address in this run or earlier, else adopted), and endpoints
+    /// we created that could not be deleted stay recorded so a later event retries.
+    pub fn after_apply(
+        &self,
+        desired: &[DesiredEndpoint],
+        kernel: &[KernelEndpoint],
+        added: &HashSet<IpAddr>,
+    ) -> Ledger {
+        let entries = kernel
+            .iter()
+            .filter_map(|k| match desired.iter().find(|d| d.is_held_by(k)) {
+                Some(d) => Some(LedgerEntry::from_kernel(
+                    k,
+                    &d.interface,
+                    Some(d.profile.clone()),
+                    self.created(k) || added.contains(&k.address),
+                )),
+                None => self.entry(k).filter(|e| e.created).cloned(),
+            })
+            .collect();
+        Ledger {
+            entries,
+            rp_filter_relaxed: self.rp_filter_relaxed.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::EndpointFlags;
+
+    fn k(id: u8, address: &str) -> KernelEndpoint {
+        KernelEndpoint {
+            id,
+            address: address.parse().unwrap(),
+            ifindex: Some(2),
+            port: 0,
+            flags: EndpointFlags::SUBFLOW,
+        }
+    }
+
+    fn d(address: &str) -> DesiredEndpoint {
+        DesiredEndpoint {
+            address: address.parse().unwrap(),
+            ifindex: 2,
+            interface: "e0".into(),
+            flags: EndpointFlags::SUBFLOW,
+            profile: ProfileRef {
+                id: "p0".into(),
+                uuid: "u0".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn after_apply_records_created_adopted_and_undeleted() {
+        let old = Ledger {
+            entries: vec![LedgerEntry::from_kernel(
+                &k(3, "192.0.2.9"),
+                "e0",
+                None,
+                true,
+            )],
+            ..Ledger::default()
+        };
+        let kernel = [
+            k(1, "192.0.2.1"),
+            k(2, "192.0.2.2"),
+            k(3, "192.0.2.9"),
+            k(4, "203.0.113.1"),
+        ];
+        let added: HashSet<IpAddr> = ["192.0.2.1".parse().unwrap()].into();
+        let new = old.after_apply(&[d("192.0.2.1"), d("192.0.2.2")], &kernel, &added);
+        let summary: Vec<_> = new.entries.iter().map(|e| (e.id, e.created)).collect();
+        assert_eq!(summary, vec![(1, true), (2, false), (3, true)]);
+    }
+}

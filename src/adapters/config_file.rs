@@ -1,0 +1,42 @@
+//! Reading `/etc/nm-mptcp/config.toml` (or `NM_MPTCP_CONFIG`); the parsing is the core's.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Config};
+use crate::error::{Error, ErrorKind};
+
+pub(crate) const DEFAULT_PATH: &str = "/etc/nm-mptcp/config.toml";
+
+/// The configuration file in use: `NM_MPTCP_CONFIG`, else /etc/nm-mptcp/config.toml.
+pub(crate) fn path() -> PathBuf {
+    std::env::var_os("NM_MPTCP_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+}
+
+/// Load the configuration; a missing file means every default.
+pub(crate) fn load(path: &Path) -> Result<Config, Error> {
+    match fs::read_to_string(path) {
+        Ok(text) => config::parse(&text, path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(Error::new(
+            ErrorKind::Config,
+            format!("{}: {e}", path.display()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_means_defaults() {
+        assert_eq!(
+            load(Path::new("/nonexistent/config.toml")).unwrap(),
+            Config::default()
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! The hook's line to a running daemon: `IFACE ACTION` in, `ok` or `error CODE MESSAGE` out,
+//! over a Unix socket in the run directory. The hook side is plain blocking std I/O, run
+//! before any runtime starts: when the daemon answers, a dispatcher event costs the hook
+//! little more than its own process start.
+
+use std::io::{BufRead, BufReader, ErrorKind as IoErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+
+pub(crate) const SOCKET_NAME: &str = "control.sock";
+/// Longest request or reply line accepted.
+pub(crate) const MAX_LINE: usize = 4096;
+/// How long the hook waits for the daemon's answer: what bounds the daemon's work (the bus
+/// 1 s, a NetworkManager read 3 s, the ledger lock 5 s), with room to spare.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(12);
+
+pub(crate) fn socket_path(run_dir: &Path) -> PathBuf {
+    run_dir.join(SOCKET_NAME)
+}
+
+/// Hand a dispatcher event to the daemon. `None` when no daemon takes it (no socket, a
+/// stale one, or a daemon that went away before answering): the hook then does the work
+/// itself.
+pub(crate) fn forward(run_dir: &Path, interface: &str, action: &str) -> Option<Result<(), Error>> {
+    let mut stream = match UnixStream::connect(socket_path(run_dir)) {
+        Ok(stream) => stream,
+        Err(e)
+            if matches!(
+                e.kind(),
+                IoErrorKind::NotFound | IoErrorKind::ConnectionRefused
+            ) =>
+        {
+            return None
+        }
+        Err(e) => return Some(Err(daemon_error(format!("cannot reach the daemon: {e}")))),
+    };
+    let mut exchange = || -> std::io::Result<String> {
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        stream.set_write_timeout(Some(REPLY_TIMEOUT))?;
+        stream.write_all(request_line(interface, action).as_bytes())?;
+        let mut reply = String::new();
+        BufReader::new((&mut stream).take(MAX_LINE as u64)).read_line(&mut reply)?;
+        Ok(reply)
+    };
+    match exchange() {
+        Ok(reply) if reply.is_empty() => None,
+        Ok(reply) => Some(parse_reply(&reply)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                IoErrorKind::ConnectionReset | IoErrorKind::BrokenPipe
+            ) =>
+        {
+            None
+        }
+        Err(e) => Some(Err(daemon_error(format!("the daemon did not answer: {e}")))),
+    }
+}
+
+fn daemon_error(message: String) -> Error {
+    Error::new(ErrorKind::Daemon, message)
+}
+
+pub(crate) fn request_line(interface: &str, action: &str) -> String {
+    format!("{interface} {action}\n")
+}
+
+/// The request's two words, as the hook got them on its command line (separated by one
+/// space: interface names may hold any other character).
+pub(crate) fn parse_request(line: &str) -> Result<Vec<String>, Error> {
+    let words: Vec<String> = line
+        .strip_suffix('\n')
+        .unwrap_or_default()
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    if words.len() != 2 || words.iter().any(String::is_empty) {
+        return Err(Error::usage(format!(
+            "a request is one line 'IFACE ACTION', got {:?}",
+            line.trim_end()
+        )));
+    }
+    Ok(words)
+}
+
+pub(crate) fn reply_line(result: &Result<(), Error>) -> String {
+    match result {
+        Ok(()) => "ok\n".to_owned(),
+        Err(e) => format!(
+            "error {} {}\n",
+            e.kind.exit_code(),
+            e.message.replace('\n', " ")
+        ),
+    }
+}
+
+pub(crate) fn parse_reply(line: &str) -> Result<(), Error> {
+    let line = line.trim_end_matches('\n');
+    if line == "ok" {
+        return Ok(());
+    }
+    let malformed = || daemon_error(format!("the daemon answered {line:?}"));
+    let rest = line.strip_prefix("error ").ok_or_else(malformed)?;
+    let (code, message) = rest.split_once(' ').ok_or_else(malformed)?;
+    let kind = code
+        .parse::<u8>()
+        .ok()
+        .and_then(ErrorKind::from_exit_code)
+        .ok_or_else(malformed)?;
+    Err(Error::new(kind, message.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_the_hook_arguments_on_one_line() {
+        let line = request_line("e0", "up");
+        assert_eq!(parse_request(&line).unwrap(), vec!["e0", "up"]);
+        let odd = request_line("e\u{a0}0", "up");
+        assert_eq!(parse_request(&odd).unwrap(), vec!["e\u{a0}0", "up"]);
+        for bad in ["e0 up", "e0\n", "e0 up extra\n", "e0  up\n", "\n", ""] {
+            assert_eq!(
+                parse_request(bad).unwrap_err().kind,
+                ErrorKind::Usage,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn replies_carry_the_exit_code_and_message() {
+        assert!(parse_reply(&reply_line(&Ok(()))).is_ok());
+        let error = Error::nm("NetworkManager is not\non the bus");
+        let back = parse_reply(&reply_line(&Err(error))).unwrap_err();
+        assert_eq!(back.kind, ErrorKind::NetworkManager);
+        assert_eq!(back.message, "NetworkManager is not on the bus");
+    }
+
+    #[test]
+    fn malformed_replies_are_errors_not_success() {
+        for bad in [
+            "",
+            "okay",
+            "error",
+            "error x msg",
+            "error 99 msg",
+            "error 3",
+        ] {
+            let e = parse_reply(bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Daemon, "{bad:?}");
+            assert!(e.message.contains("the daemon answered"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_daemon_that_leaves_without_answering_leaves_the_work_to_the_hook() {
+        let dir = std::env::temp_dir().join(format!("nm-mptcp-leaves-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(socket_path(&dir)).unwrap();
+        let daemon = std::thread::spawn(move || drop(listener.accept().unwrap()));
+        assert!(forward(&dir, "e0", "up").is_none());
+        daemon.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn no_daemon_means_the_hook_works_alone() {
+        let dir = std::env::temp_dir().join(format!("nm-mptcp-control-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(forward(&dir, "e0", "up").is_none());
+        // A socket file nobody listens on (a daemon that died) is no daemon either.
+        drop(std::os::unix::net::UnixListener::bind(socket_path(&dir)).unwrap());
+        assert!(forward(&dir, "e0", "up").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

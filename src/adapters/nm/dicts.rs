@@ -1,0 +1,132 @@
+//! NetworkManager's D-Bus dictionaries as typed structs (one `GetAll` or method reply each).
+//! Keys nm-mptcp does not use are ignored; a key of the wrong type makes the whole reply a
+//! clear error instead of a silent default. Optional keys are `Option`: NetworkManager 1.42
+//! lacks some that later versions have, and profiles omit settings at their default.
+
+use zbus::zvariant::{DeserializeDict, OwnedObjectPath, Type};
+
+/// `org.freedesktop.NetworkManager`.
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub(super) struct Manager {
+    #[zvariant(rename = "Version")]
+    pub version: Option<String>,
+    #[zvariant(rename = "Startup")]
+    pub startup: Option<bool>,
+    #[zvariant(rename = "ActiveConnections")]
+    pub active_connections: Option<Vec<OwnedObjectPath>>,
+}
+
+/// `org.freedesktop.NetworkManager.Connection.Active`.
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub(super) struct ActiveConnection {
+    #[zvariant(rename = "Vpn")]
+    pub vpn: Option<bool>,
+    #[zvariant(rename = "StateFlags")]
+    pub state_flags: Option<u32>,
+    #[zvariant(rename = "Devices")]
+    pub devices: Option<Vec<OwnedObjectPath>>,
+}
+
+/// `org.freedesktop.NetworkManager.Device`.
+#[derive(Debug, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub(super) struct Device {
+    #[zvariant(rename = "State")]
+    pub state: u32,
+    #[zvariant(rename = "Interface")]
+    pub interface: Option<String>,
+    #[zvariant(rename = "IpInterface")]
+    pub ip_interface: Option<String>,
+    #[zvariant(rename = "Dhcp4Config")]
+    pub dhcp4_config: Option<OwnedObjectPath>,
+    #[zvariant(rename = "Dhcp6Config")]
+    pub dhcp6_config: Option<OwnedObjectPath>,
+    #[zvariant(rename = "Ip6Config")]
+    pub ip6_config: Option<OwnedObjectPath>,
+}
+
+/// `org.freedesktop.NetworkManager.DHCP4Config` and `DHCP6Config`.
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub(super) struct DhcpConfig {
+    #[zvariant(rename = "Options")]
+    pub options: Option<DhcpOptions>,
+}
+
+/// The lease, as the DHCP client's options.
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub(super) struct DhcpOptions {
+    pub ip_address: Option<String>,
+    /// DHCPv6: every leased address, space-separated.
+    pub ip6_address: Option<String>,
+    pub routers: Option<String>,
+}
+
+/// `org.freedesktop.NetworkManager.IP6Config`.
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub(super) struct Ip6Config {
+    #[zvariant(rename = "Gateway")]
+    pub gateway: Option<String>,
+}
+
+/// The applied connection's setting groups (`Device.GetAppliedConnection`).
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(signature = "a{sa{sv}}", crate = "zbus::zvariant")]
+pub(super) struct AppliedSettings {
+    pub connection: Option<ConnectionSettings>,
+    pub ipv4: Option<IpSettings>,
+    pub ipv6: Option<IpSettings>,
+}
+
+/// `connection.*`.
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(
+    signature = "a{sv}",
+    rename_all = "kebab-case",
+    crate = "zbus::zvariant"
+)]
+pub(super) struct ConnectionSettings {
+    pub id: Option<String>,
+    pub uuid: Option<String>,
+    pub mptcp_flags: Option<u32>,
+    /// The controller of a port (`master` before NetworkManager 1.46 named it `controller`).
+    pub master: Option<String>,
+    pub controller: Option<String>,
+}
+
+/// `ipv4.*` and `ipv6.*`.
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(
+    signature = "a{sv}",
+    rename_all = "kebab-case",
+    crate = "zbus::zvariant"
+)]
+pub(super) struct IpSettings {
+    pub method: Option<String>,
+    pub address_data: Option<Vec<AddressData>>,
+    pub gateway: Option<String>,
+    pub never_default: Option<bool>,
+    pub ignore_auto_routes: Option<bool>,
+    pub route_table: Option<u32>,
+    pub route_data: Option<Vec<RouteData>>,
+}
+
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub(super) struct AddressData {
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Default, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub(super) struct RouteData {
+    pub dest: Option<String>,
+    pub prefix: Option<u32>,
+    pub table: Option<u32>,
+    #[zvariant(rename = "type")]
+    pub kind: Option<String>,
+}

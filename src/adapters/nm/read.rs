@@ -1,0 +1,368 @@
+//! Reading NetworkManager's view: the version, the active connections, and for each of their
+//! devices the *applied* connection and DHCP leases. Calls of one level go out concurrently
+//! on one connection, so a read costs three round trips, not one per property, and objects a
+//! device's methods make irrelevant (a DHCP lease of a static profile) are not asked for at
+//! all: NetworkManager answers one call at a time, so every call counts. Addresses are parsed
+//! here; one that does not parse is left out with a warning.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use futures_util::future::try_join_all;
+use zbus::zvariant::OwnedObjectPath;
+use zbus::Connection;
+
+use super::bus::{call, get_all, system_bus, within};
+use super::dicts::{
+    ActiveConnection, AppliedSettings, Device, DhcpConfig, DhcpOptions, Ip6Config, IpSettings,
+    Manager,
+};
+use super::{
+    IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6, IFACE_ROOT, ROOT_PATH,
+};
+use crate::error::Error;
+use crate::model::ProfileRef;
+use crate::nm_version::NmVersion;
+use crate::nm_view::{Method, NmDevice, NmFamily, NmView, StaticRoute};
+
+/// `NM_ACTIVATION_STATE_FLAG_EXTERNAL`: NetworkManager only watches the device.
+const ACTIVATION_FLAG_EXTERNAL: u32 = 0x80;
+/// `NM_DEVICE_STATE_IP_CONFIG` .. `NM_DEVICE_STATE_ACTIVATED`: NetworkManager commits
+/// IP configuration (and so endpoints) in these states.
+const DEVICE_STATES_WITH_IP: std::ops::RangeInclusive<u32> = 70..=100;
+
+/// How much of NetworkManager a read covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// What planning needs: devices of external activations (which never get endpoints)
+    /// are not read.
+    Planning,
+    /// Everything `status` shows, external activations included.
+    Full,
+}
+
+/// Connect and read NetworkManager's view of every active device, within `timeout`.
+pub(crate) async fn read(timeout: Duration, detail: Detail) -> Result<NmView, Error> {
+    within(timeout, async {
+        let bus = system_bus().await?;
+        read_with(&bus, detail).await
+    })
+    .await
+}
+
+/// Read NetworkManager's view of every active device over an open bus connection.
+pub(crate) async fn read_with(bus: &Connection, detail: Detail) -> Result<NmView, Error> {
+    let root: Manager = get_all(bus, ROOT_PATH, IFACE_ROOT)
+        .await
+        .map_err(|e| e.context("is NetworkManager running? reading its state"))?
+        .ok_or_else(|| Error::nm(format!("{IFACE_ROOT} of {ROOT_PATH}: no such object")))?;
+    let version = root
+        .version
+        .map(|v| v.parse::<NmVersion>().map_err(Error::nm))
+        .transpose()?;
+    let mut actives = root.active_connections.unwrap_or_default();
+    // Object paths number activations in order; NetworkManager ranks equal priorities by it.
+    actives.sort_by_key(|p| activation_number(p.as_str()));
+
+    let active_props = try_join_all(
+        actives
+            .iter()
+            .map(|p| get_all::<ActiveConnection>(bus, p.as_str(), IFACE_ACTIVE)),
+    )
+    .await?;
+    let mut work = Vec::new();
+    for active in active_props.into_iter().flatten() {
+        // VPN connections are left out: see the README's limits.
+        if active.vpn == Some(true) {
+            continue;
+        }
+        let external = active.state_flags.unwrap_or(0) & ACTIVATION_FLAG_EXTERNAL != 0;
+        if external && detail == Detail::Planning {
+            continue;
+        }
+        for device in active.devices.unwrap_or_default() {
+            work.push(read_device(bus, device, external));
+        }
+    }
+    let devices = try_join_all(work).await?.into_iter().flatten().collect();
+    Ok(NmView {
+        version,
+        starting: root.startup.unwrap_or(false),
+        devices,
+    })
+}
+
+async fn read_device(
+    bus: &Connection,
+    path: OwnedObjectPath,
+    external: bool,
+) -> Result<Option<NmDevice>, Error> {
+    let (props, applied) = futures_util::try_join!(
+        get_all::<Device>(bus, path.as_str(), IFACE_DEVICE),
+        applied_connection(bus, path.as_str())
+    )?;
+    let (Some(props), Some(settings)) = (props, applied) else {
+        return Ok(None);
+    };
+    if !DEVICE_STATES_WITH_IP.contains(&props.state) {
+        return Ok(None);
+    }
+    let interface = props
+        .ip_interface
+        .filter(|s| !s.is_empty())
+        .or(props.interface)
+        .unwrap_or_default();
+    let connection = settings.connection.unwrap_or_default();
+    let profile = ProfileRef {
+        id: connection.id.unwrap_or_default(),
+        uuid: connection.uuid.unwrap_or_default(),
+    };
+    let port = [&connection.master, &connection.controller]
+        .iter()
+        .any(|c| c.as_deref().is_some_and(|c| !c.is_empty()));
+
+    let mut ipv4 = family(settings.ipv4, &interface);
+    let mut ipv6 = family(settings.ipv6, &interface);
+    // Leases and router advertisements only count where the method asks for them.
+    let v4_auto = ipv4.method.takes_automatic_configuration(false);
+    let v6_auto = ipv6.method.takes_automatic_configuration(true);
+    let (dhcp4, dhcp6, ip6) = futures_util::try_join!(
+        read_if::<DhcpConfig>(bus, props.dhcp4_config, IFACE_DHCP4, v4_auto),
+        read_if::<DhcpConfig>(bus, props.dhcp6_config, IFACE_DHCP6, v6_auto),
+        read_if::<Ip6Config>(bus, props.ip6_config, IFACE_IP6, v6_auto),
+    )?;
+    if let Some(lease) = dhcp4.and_then(|c| c.options) {
+        ipv4.dhcp_addresses
+            .extend(addresses(lease.ip_address.as_deref(), &interface, "DHCPv4"));
+        ipv4.auto_gateway = has_router(&lease);
+    }
+    if let Some(lease) = dhcp6.and_then(|c| c.options) {
+        ipv6.dhcp_addresses.extend(addresses(
+            lease.ip6_address.as_deref(),
+            &interface,
+            "DHCPv6",
+        ));
+    }
+    if let Some(ip6) = ip6 {
+        ipv6.auto_gateway = ip6.gateway.is_some_and(|g| !g.is_empty());
+    }
+
+    Ok(Some(NmDevice {
+        interface,
+        profile,
+        mptcp_flags: connection.mptcp_flags.unwrap_or(0),
+        external,
+        port,
+        ipv4,
+        ipv6,
+    }))
+}
+
+fn has_router(lease: &DhcpOptions) -> bool {
+    lease
+        .routers
+        .as_deref()
+        .is_some_and(|r| !r.trim().is_empty())
+}
+
+/// One family of the applied connection; a missing group configures nothing.
+fn family(settings: Option<IpSettings>, interface: &str) -> NmFamily {
+    let Some(s) = settings else {
+        return NmFamily::disabled();
+    };
+    let method = match s.method.as_deref() {
+        None => Method::Auto,
+        Some(name) => Method::from_name(name).unwrap_or_else(|| {
+            tracing::warn!(
+                interface,
+                method = name,
+                "unknown IP method; taking the profile's addresses only"
+            );
+            Method::Manual
+        }),
+    };
+    let static_addresses = s
+        .address_data
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|a| addresses(a.address.as_deref(), interface, "address-data"))
+        .collect();
+    let routes = s
+        .route_data
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| {
+            let dest = addresses(r.dest.as_deref(), interface, "route-data").next()?;
+            Some(StaticRoute {
+                dest,
+                prefix: r.prefix.unwrap_or(0),
+                table: r.table.unwrap_or(0),
+                kind: r.kind,
+            })
+        })
+        .collect();
+    NmFamily {
+        method,
+        static_addresses,
+        dhcp_addresses: Vec::new(),
+        gateway: s
+            .gateway
+            .filter(|g| !g.is_empty())
+            .and_then(|g| addresses(Some(&g), interface, "gateway").next()),
+        never_default: s.never_default.unwrap_or(false),
+        ignore_auto_routes: s.ignore_auto_routes.unwrap_or(false),
+        route_table: s.route_table.unwrap_or(0),
+        routes,
+        auto_gateway: false,
+    }
+}
+
+/// The addresses in `text` (space-separated where a lease holds several); each one that
+/// does not parse is left out with a warning naming where it came from.
+fn addresses<'a>(
+    text: Option<&'a str>,
+    interface: &'a str,
+    source: &'static str,
+) -> impl Iterator<Item = IpAddr> + 'a {
+    text.unwrap_or_default()
+        .split_whitespace()
+        .filter_map(move |word| match word.parse() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                tracing::warn!(
+                    interface,
+                    source,
+                    value = word,
+                    "NetworkManager gave an address that does not parse; left out"
+                );
+                None
+            }
+        })
+}
+
+fn activation_number(path: &str) -> u64 {
+    path.rsplit('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// The applied connection, or `None` when the device has none any more (it went down).
+async fn applied_connection(
+    bus: &Connection,
+    path: &str,
+) -> Result<Option<AppliedSettings>, Error> {
+    call::<(AppliedSettings, u64), _>(bus, path, IFACE_DEVICE, "GetAppliedConnection", &(0u32,))
+        .await
+        .map(|reply| reply.map(|(settings, _version)| settings))
+        .map_err(|e| e.context(format!("GetAppliedConnection of {path}")))
+}
+
+/// The properties of the object a device property points at (`/` means none), if `wanted`.
+async fn read_if<R>(
+    bus: &Connection,
+    path: Option<OwnedObjectPath>,
+    interface: &str,
+    wanted: bool,
+) -> Result<Option<R>, Error>
+where
+    R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
+{
+    match path.filter(|p| wanted && p.as_str() != "/") {
+        Some(path) => get_all(bus, path.as_str(), interface).await,
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::nm::dicts::{AddressData, RouteData};
+
+    #[test]
+    fn activation_numbers_order_active_connections() {
+        assert_eq!(
+            activation_number("/org/freedesktop/NetworkManager/ActiveConnection/12"),
+            12
+        );
+        assert_eq!(activation_number("/x/y"), u64::MAX);
+    }
+
+    #[test]
+    fn family_parses_addresses_routes_and_defaults_at_the_boundary() {
+        let settings = IpSettings {
+            method: Some("manual".into()),
+            address_data: Some(vec![
+                AddressData {
+                    address: Some("192.0.2.2".into()),
+                },
+                AddressData {
+                    address: Some("not-an-address".into()),
+                },
+            ]),
+            route_data: Some(vec![RouteData {
+                dest: Some("0.0.0.0".into()),
+                prefix: Some(0),
+                table: Some(100),
+                kind: None,
+            }]),
+            gateway: Some("192.0.2.1".into()),
+            ..IpSettings::default()
+        };
+        let f = family(Some(settings), "e0");
+        assert_eq!(f.method, Method::Manual);
+        assert_eq!(
+            f.static_addresses,
+            vec!["192.0.2.2".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(f.gateway, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(f.routes[0].table, 100);
+        assert_eq!(family(None, "e0").method, Method::Disabled);
+        assert_eq!(
+            family(Some(IpSettings::default()), "e0").method,
+            Method::Auto
+        );
+        let odd = IpSettings {
+            method: Some("carrier-pigeon".into()),
+            ..IpSettings::default()
+        };
+        assert_eq!(family(Some(odd), "e0").method, Method::Manual);
+    }
+
+    #[test]
+    fn leases_hold_several_addresses_and_routers() {
+        let got: Vec<IpAddr> =
+            addresses(Some("2001:db8::5 2001:db8::6 junk"), "e0", "DHCPv6").collect();
+        assert_eq!(got.len(), 2);
+        let lease = DhcpOptions {
+            routers: Some(" ".into()),
+            ..DhcpOptions::default()
+        };
+        assert!(!has_router(&lease));
+    }
+
+    #[test]
+    fn replies_deserialize_into_typed_dictionaries_and_wrong_types_are_errors() {
+        use std::collections::HashMap;
+        use zbus::zvariant::{serialized::Context, to_bytes, Value, LE};
+        let ctxt = Context::new_dbus(LE, 0);
+        let good: HashMap<&str, Value> = [
+            ("State", Value::from(100u32)),
+            ("Interface", Value::from("e0")),
+            ("Unused", Value::from(7u8)),
+        ]
+        .into();
+        let bytes = to_bytes(ctxt, &good).unwrap();
+        let device: Device = bytes.deserialize().unwrap().0;
+        assert_eq!(
+            (device.state, device.interface.as_deref()),
+            (100, Some("e0"))
+        );
+        let wrong: HashMap<&str, Value> = [("State", Value::from("activated"))].into();
+        let bytes = to_bytes(ctxt, &wrong).unwrap();
+        assert!(bytes.deserialize::<Device>().is_err());
+        let missing: HashMap<&str, Value> = HashMap::new();
+        let bytes = to_bytes(ctxt, &missing).unwrap();
+        assert!(bytes.deserialize::<Device>().is_err());
+    }
+}

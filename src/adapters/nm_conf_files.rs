@@ -1,0 +1,106 @@
+//! NetworkManager.conf's files, read in NetworkManager's order, for the `connection.mptcp-flags`
+//! default (the core's `nm_conf` decides from their text).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::nm_conf::mptcp_default;
+
+/// Where NetworkManager reads its configuration, lowest precedence first.
+pub(crate) struct ConfPaths {
+    pub(crate) system_dir: PathBuf,
+    pub(crate) run_dir: PathBuf,
+    pub(crate) main_file: PathBuf,
+    pub(crate) dir: PathBuf,
+}
+
+impl Default for ConfPaths {
+    fn default() -> ConfPaths {
+        ConfPaths {
+            system_dir: "/usr/lib/NetworkManager/conf.d".into(),
+            run_dir: "/run/NetworkManager/conf.d".into(),
+            main_file: "/etc/NetworkManager/NetworkManager.conf".into(),
+            dir: "/etc/NetworkManager/conf.d".into(),
+        }
+    }
+}
+
+/// The files in the order NetworkManager reads them: /usr/lib, /run (each shadowed by a
+/// file of the same name in a later directory), the main file, then /etc's conf.d, each
+/// directory's `*.conf` sorted by name.
+fn files(paths: &ConfPaths) -> Vec<PathBuf> {
+    let list = |dir: &Path| -> BTreeMap<String, PathBuf> {
+        fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                (name.ends_with(".conf") && !name.starts_with('.')).then(|| (name, e.path()))
+            })
+            .collect()
+    };
+    let (system, run, etc) = (
+        list(&paths.system_dir),
+        list(&paths.run_dir),
+        list(&paths.dir),
+    );
+    let mut files: Vec<PathBuf> = system
+        .iter()
+        .filter(|(name, _)| !run.contains_key(*name) && !etc.contains_key(*name))
+        .map(|(_, p)| p.clone())
+        .collect();
+    files.extend(
+        run.iter()
+            .filter(|(n, _)| !etc.contains_key(*n))
+            .map(|(_, p)| p.clone()),
+    );
+    files.push(paths.main_file.clone());
+    files.extend(etc.into_values());
+    files
+}
+
+/// The global default, if one of the configuration files sets it.
+pub(crate) fn global_mptcp_flags(paths: &ConfPaths) -> Option<i64> {
+    let texts: Vec<String> = files(paths)
+        .iter()
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .collect();
+    mptcp_default(&texts.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_follow_networkmanager_directory_order_and_shadowing() {
+        let root = std::env::temp_dir().join(format!("nm-mptcp-conf-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let paths = ConfPaths {
+            system_dir: root.join("lib"),
+            run_dir: root.join("run"),
+            main_file: root.join("NetworkManager.conf"),
+            dir: root.join("etc"),
+        };
+        for d in [&paths.system_dir, &paths.run_dir, &paths.dir] {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::write(
+            paths.system_dir.join("10-a.conf"),
+            "[connection-a]\nconnection.mptcp-flags=0x42\n",
+        )
+        .unwrap();
+        fs::write(
+            paths.main_file.clone(),
+            "[connection]\nconnection.mptcp-flags=0x22\n",
+        )
+        .unwrap();
+        assert_eq!(global_mptcp_flags(&paths), Some(0x42));
+        // An /etc file of the same name shadows the packaged one.
+        fs::write(paths.dir.join("10-a.conf"), "# nothing\n").unwrap();
+        assert_eq!(global_mptcp_flags(&paths), Some(0x22));
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

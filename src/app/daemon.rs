@@ -1,0 +1,266 @@
+//! `nm-mptcp daemon`: stay resident, follow NetworkManager's signals and the kernel's address
+//! changes, keep the endpoints reconciled, and answer the hook over the control socket. A
+//! dispatcher event then costs a reconciliation against a view already in hand instead of
+//! a fresh connection and a full read of NetworkManager (one call at a time on its side).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tracing::Instrument;
+
+use super::reconcile::{self, NmSource, NM_TIMEOUT};
+use super::{event_span, verdict};
+use crate::adapters::control;
+use crate::adapters::dispatcher::{self, Action};
+use crate::adapters::kernel::addresses::AddressEvents;
+use crate::adapters::kernel::netlink::NetlinkKernel;
+use crate::adapters::ledger_store::{lock_in, run_dir};
+use crate::adapters::nm::{self, Detail};
+use crate::changes::Backing;
+use crate::error::{Error, ErrorKind};
+use crate::nm_view::NmView;
+
+/// How long a client may take to send its one line.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// The bus daemon answers at once; NetworkManager's reads have `NM_TIMEOUT`.
+const PRESENCE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A pause after a failed accept (out of file descriptors), instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Run until the bus or the kernel's address socket closes.
+pub(crate) async fn run() -> Result<(), Error> {
+    let dir = run_dir();
+    let _only_one = lock_in(&dir, "daemon.lock", Duration::ZERO).map_err(|e| match e.kind {
+        ErrorKind::Busy => Error::new(ErrorKind::Busy, "another nm-mptcp daemon is running"),
+        _ => e,
+    })?;
+    let bus = nm::system_bus().await?;
+    let (signals, mut owner_changes) = nm::signals(&bus).await?;
+    let mut addresses = AddressEvents::subscribe()?;
+    let listener = listen(&dir)?;
+    let mut daemon = Daemon {
+        bus,
+        signals,
+        kernel: NetlinkKernel::connect()?,
+        view: None,
+        stale: true,
+    };
+    daemon.settle_observed("start").await;
+    tracing::info!(socket = %control::socket_path(&dir).display(), "daemon ready");
+    let closed = || Error::nm("the system bus connection closed");
+    loop {
+        tokio::select! {
+            message = daemon.signals.next() => {
+                let message = message.ok_or_else(closed)?;
+                daemon.stale |= message.is_ok_and(|m| nm::signal_matters(&m));
+                daemon.stale |= daemon.drain_signals();
+                if daemon.stale {
+                    daemon.settle_observed("networkmanager").await;
+                }
+            }
+            owner = owner_changes.next() => {
+                if owner.is_none() {
+                    return Err(closed());
+                }
+                daemon.stale = true;
+                daemon.settle_observed("networkmanager-restart").await;
+            }
+            changed = addresses.changed() => {
+                if changed.is_none() {
+                    return Err(Error::kernel("the address event socket closed"));
+                }
+                addresses.drain();
+                daemon.settle_observed("address-change").await;
+            }
+            // Signals consumed while the daemon was busy (see `draining`) still count.
+            _ = std::future::ready(()), if daemon.stale && daemon.view.is_some() => {
+                daemon.settle_observed("networkmanager").await;
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => daemon.serve(stream).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a hook connection");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+}
+
+/// Await `work` while consuming NetworkManager's signals into `stale`: zbus reads the bus
+/// only while each stream has room, so awaiting a reply behind a full signal queue would
+/// wait for ever.
+async fn draining<T>(
+    signals: &mut zbus::MessageStream,
+    stale: &mut bool,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            Some(message) = signals.next() => {
+                *stale |= message.is_ok_and(|m| nm::signal_matters(&m));
+            }
+        }
+    }
+}
+
+/// The control socket, replacing one a dead daemon left (the daemon lock says none runs).
+fn listen(dir: &Path) -> Result<UnixListener, Error> {
+    let path = control::socket_path(dir);
+    let state = |what: &str, e: std::io::Error| {
+        Error::new(ErrorKind::State, format!("{what} {}: {e}", path.display()))
+    };
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(state("cannot remove the stale socket", e))
+        }
+        _ => {}
+    }
+    let listener = UnixListener::bind(&path).map_err(|e| state("cannot listen on", e))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| state("cannot restrict", e))?;
+    Ok(listener)
+}
+
+struct Daemon {
+    bus: zbus::Connection,
+    signals: zbus::MessageStream,
+    /// Netlink sockets held for the daemon's lifetime.
+    kernel: NetlinkKernel,
+    /// NetworkManager's view as last read; `None` until a read succeeds.
+    view: Option<NmView>,
+    /// A signal said the view may be out of date.
+    stale: bool,
+}
+
+impl Daemon {
+    /// Consume the signals already queued; true if one of them matters.
+    fn drain_signals(&mut self) -> bool {
+        let mut matters = false;
+        while let Some(Some(message)) = self.signals.next().now_or_never() {
+            matters |= message.is_ok_and(|m| nm::signal_matters(&m));
+        }
+        matters
+    }
+
+    /// Whether NetworkManager is on the bus; its answer is also the point by which every
+    /// signal it sent before has been seen.
+    async fn networkmanager_present(&mut self) -> Result<bool, Error> {
+        draining(
+            &mut self.signals,
+            &mut self.stale,
+            nm::within(PRESENCE_TIMEOUT, nm::present(&self.bus)),
+        )
+        .await
+    }
+
+    /// Read NetworkManager again if needed, then reconcile against the view.
+    async fn settle(
+        &mut self,
+        going_down: Option<&str>,
+        refresh: bool,
+        backing: Backing,
+    ) -> Result<(), Error> {
+        if refresh || self.stale || self.view.is_none() {
+            // Cleared first: a signal that arrives during the read makes it stale again.
+            self.stale = false;
+            let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Planning));
+            match draining(&mut self.signals, &mut self.stale, read).await {
+                Ok(view) => self.view = Some(view),
+                Err(e) => {
+                    self.view = None;
+                    return Err(e.context("reading NetworkManager"));
+                }
+            }
+        }
+        let Some(view) = self.view.as_ref().filter(|v| !v.starting) else {
+            tracing::debug!("NetworkManager is starting; its devices are not back yet");
+            return Ok(());
+        };
+        let apply = reconcile::apply(&mut self.kernel, going_down, NmSource::Held(view), backing);
+        let outcome = draining(&mut self.signals, &mut self.stale, apply).await?;
+        if outcome.changes.is_empty() && outcome.refused.is_empty() {
+            tracing::debug!(endpoints = outcome.plan.endpoints.len(), "reconciled");
+        } else {
+            tracing::info!(
+                endpoints = outcome.plan.endpoints.len(),
+                changes = outcome.applied,
+                "reconciled"
+            );
+        }
+        verdict(&outcome)
+    }
+
+    /// `settle` for what the daemon notices itself (signals, address changes, its start):
+    /// nothing while NetworkManager is away, and failures are logged, not fatal.
+    async fn settle_observed(&mut self, cause: &'static str) {
+        let span = event_span("none", cause);
+        let settled = async {
+            if !self.networkmanager_present().await? {
+                tracing::debug!("NetworkManager is not on the bus; nothing to follow");
+                self.view = None;
+                return Ok(());
+            }
+            self.settle(None, false, Backing::Signals).await
+        };
+        if let Err(e) = settled.instrument(span).await {
+            tracing::warn!(cause, error = %e, "reconciling failed");
+        }
+    }
+
+    /// One hook connection: one request line, one reply line.
+    async fn serve(&mut self, stream: UnixStream) {
+        let (read, mut write) = stream.into_split();
+        let mut line = String::new();
+        let mut request = BufReader::new(read.take(control::MAX_LINE as u64));
+        let result = match tokio::time::timeout(REQUEST_TIMEOUT, request.read_line(&mut line)).await
+        {
+            Ok(Ok(_)) => self.handle(&line).await,
+            Ok(Err(e)) => Err(Error::new(
+                ErrorKind::Daemon,
+                format!("reading the request: {e}"),
+            )),
+            Err(_) => Err(Error::new(ErrorKind::Daemon, "no request within 1 s")),
+        };
+        if let Err(e) = &result {
+            tracing::warn!(request = line.trim_end(), error = %e, "hook event failed");
+        }
+        if let Err(e) = write
+            .write_all(control::reply_line(&result).as_bytes())
+            .await
+        {
+            tracing::debug!(error = %e, "the hook left before its answer");
+        }
+    }
+
+    async fn handle(&mut self, line: &str) -> Result<(), Error> {
+        let words = control::parse_request(line)?;
+        let event = dispatcher::parse(&words)?;
+        if let Action::Ignored(_) = event.action {
+            return Ok(());
+        }
+        let span = event_span(event.interface_name(), event.action.name());
+        async {
+            // NetworkManager signals what it did before it calls the dispatcher, and the bus
+            // answers this after routing those signals here: once it has, they are queued.
+            if !self.networkmanager_present().await? {
+                return Err(Error::nm("NetworkManager is not on the bus"));
+            }
+            self.stale |= self.drain_signals();
+            self.settle(
+                event.going_down(),
+                event.action.refreshes_view(),
+                Backing::Event,
+            )
+            .await
+        }
+        .instrument(span)
+        .await
+    }
+}

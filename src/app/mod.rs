@@ -1,0 +1,33 @@
+//! The application: carrying out reconciliations (`reconcile`, against the kernel behind
+//! `kernel::Kernel`), the resident daemon, the address watcher, and logging.
+
+pub(crate) mod daemon;
+pub(crate) mod kernel;
+pub(crate) mod logging;
+pub(crate) mod reconcile;
+pub(crate) mod watch;
+
+use crate::error::Error;
+use reconcile::Outcome;
+
+/// The one span of an event, whoever handles it: a dispatcher event (`e0`, `up`), or what
+/// the daemon, `watch` or `reconcile` noticed or were asked (`none`, `reconcile`).
+pub(crate) fn event_span(interface: &str, action: &str) -> tracing::Span {
+    tracing::info_span!("event", interface, action)
+}
+
+/// A reconciliation's verdict: refusals that left the kernel off-plan fail the run.
+pub(crate) fn verdict(outcome: &Outcome) -> Result<(), Error> {
+    match outcome.refused.as_slice() {
+        [] => Ok(()),
+        refused => Err(Error::kernel(format!(
+            "the kernel refused {} change(s): {}",
+            refused.len(),
+            refused
+                .iter()
+                .map(|r| format!("{}: {}", r.change, r.error))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))),
+    }
+}

@@ -1,0 +1,541 @@
+//! The executor: gather NetworkManager's and the kernel's state, plan, work out the changes,
+//! carry them out in the order the core gives, record ownership. Everything that decides
+//! lives in the core (`planner`, `changes`, `ownership`); this only does what they say.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use serde::Serialize;
+
+use super::kernel::Kernel;
+use crate::adapters::config_file;
+use crate::adapters::kernel::mptcp::Refusal;
+use crate::adapters::kernel::netlink::NetlinkKernel;
+use crate::adapters::ledger_store::{read_ledger, run_dir, LedgerStore};
+use crate::adapters::nm::{self, Detail};
+use crate::adapters::nm_conf_files::{global_mptcp_flags, ConfPaths};
+use crate::changes::{changes, Backing, Changes, Current};
+use crate::diff::{diff, Operation};
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::model::{KernelAddress, KernelEndpoint};
+use crate::nm_view::NmView;
+use crate::ownership::Ledger;
+use crate::planner::{plan, Plan};
+use crate::rp_filter::LOOSE;
+use crate::snapshot::{assemble, HostFacts};
+
+/// How long NetworkManager may take to answer before the hook gives up.
+pub(crate) const NM_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a racing event may hold the lock.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// What one reconciliation decided and did.
+#[derive(Debug, Serialize)]
+pub(crate) struct Outcome {
+    pub plan: Plan,
+    #[serde(flatten)]
+    pub changes: Changes,
+    /// Operations the kernel carried out.
+    pub applied: usize,
+    /// Changes the kernel refused, with its reason.
+    pub refused: Vec<Refused>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Refused {
+    pub change: String,
+    pub error: String,
+}
+
+/// Everything an event starts from.
+pub(crate) struct Survey {
+    pub plan: Plan,
+    pub kernel: Vec<KernelEndpoint>,
+    pub limits: Limits,
+    /// Every address the kernel holds.
+    pub addresses: Vec<KernelAddress>,
+}
+
+/// Where a reconciliation gets NetworkManager's view from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NmSource<'a> {
+    /// Connect and read it now (the hook on its own, the commands).
+    Read(Detail),
+    /// The view the daemon keeps up to date.
+    Held(&'a NmView),
+}
+
+/// Read NetworkManager and the kernel, and plan; changes nothing.
+pub(crate) async fn survey(
+    kernel: &mut impl Kernel,
+    ledger: &Ledger,
+    going_down: Option<&str>,
+    source: NmSource<'_>,
+) -> Result<Survey, Error> {
+    let kernel_state = async {
+        let endpoints = kernel.endpoints().await?;
+        let limits = kernel.limits().await?;
+        let addresses = kernel.addresses().await?;
+        Ok::<_, Error>((endpoints, limits, addresses))
+    };
+    let view = async {
+        match source {
+            NmSource::Read(detail) => nm::read(NM_TIMEOUT, detail).await.map(Cow::Owned),
+            NmSource::Held(view) => Ok(Cow::Borrowed(view)),
+        }
+    };
+    let (view, (endpoints, limits, addresses)) = futures_util::try_join!(view, kernel_state)?;
+    let ifindex_of = |name: &str| kernel.ifindex(name);
+    let facts = HostFacts {
+        kernel_addresses: &addresses,
+        ifindex_of: &ifindex_of,
+        sysctl_enabled: kernel.mptcp_enabled(),
+        global_default: global_mptcp_flags(&ConfPaths::default()),
+        going_down,
+    };
+    let host = assemble(&view, &facts);
+    let foreign: Vec<KernelEndpoint> = endpoints
+        .iter()
+        .filter(|k| !ledger.owns(k))
+        .cloned()
+        .collect();
+    Ok(Survey {
+        plan: plan(&host, &foreign),
+        kernel: endpoints,
+        limits,
+        addresses,
+    })
+}
+
+/// The changes a survey asks for.
+fn changes_for(
+    survey: &Survey,
+    ledger: &Ledger,
+    config: &crate::config::Config,
+    kernel: &impl Kernel,
+    backing: Backing,
+) -> Changes {
+    let configured: HashSet<IpAddr> = survey.addresses.iter().map(|a| a.address).collect();
+    let rp_filter = |interface: &str| kernel.rp_filter(interface);
+    let current = Current {
+        kernel: &survey.kernel,
+        limits: survey.limits,
+        ledger,
+        addresses: &configured,
+        rp_filter: &rp_filter,
+    };
+    changes(&survey.plan, &current, config, backing)
+}
+
+/// What a dispatcher event would do now, without changing anything (and without waiting
+/// for the lock).
+pub(crate) async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
+    let config = config_file::load(&config_file::path())?;
+    let ledger = read_ledger(&run_dir());
+    let mut kernel = NetlinkKernel::connect()?;
+    let survey = survey(
+        &mut kernel,
+        &ledger,
+        going_down,
+        NmSource::Read(Detail::Planning),
+    )
+    .await?;
+    let changes = changes_for(&survey, &ledger, &config, &kernel, Backing::Event);
+    Ok(Outcome {
+        plan: survey.plan,
+        changes,
+        applied: 0,
+        refused: Vec::new(),
+    })
+}
+
+/// Make the kernel hold what the plan asks for, under the lock. A broken configuration file
+/// stops everything before anything is touched.
+pub(crate) async fn apply(
+    kernel: &mut impl Kernel,
+    going_down: Option<&str>,
+    source: NmSource<'_>,
+    backing: Backing,
+) -> Result<Outcome, Error> {
+    let config = config_file::load(&config_file::path())?;
+    let store = LedgerStore::lock_async(&run_dir(), LOCK_WAIT).await?;
+    let ledger = store.load();
+    if config.enable_mptcp && kernel.mptcp_enabled() == Some(false) {
+        kernel
+            .enable_mptcp()
+            .map_err(|e| Error::kernel(format!("cannot set net.mptcp.enabled = 1: {e}")))?;
+        tracing::info!("net.mptcp.enabled set to 1");
+    }
+    let survey = survey(kernel, &ledger, going_down, source).await?;
+    let changes = changes_for(&survey, &ledger, &config, kernel, backing);
+    if changes.held_back > 0 {
+        tracing::info!(
+            held = changes.held_back,
+            "changes wait for a dispatcher event: endpoints no longer wanted whose addresses are still configured are kept"
+        );
+    }
+    let executed = execute(kernel, &survey.plan, &changes, survey.kernel, &ledger).await?;
+    if executed.ledger != ledger {
+        store.save(&executed.ledger)?;
+    }
+    Ok(Outcome {
+        plan: survey.plan,
+        changes,
+        applied: executed.applied,
+        refused: executed.refused,
+    })
+}
+
+/// What carrying out the changes left behind.
+pub(crate) struct Executed {
+    pub ledger: Ledger,
+    pub applied: usize,
+    pub refused: Vec<Refused>,
+}
+
+/// Carry out `changes` in their order: limits up, operations, limits to their final value,
+/// rp_filter. A refusal counts only if the kernel still differs from the plan afterwards: an
+/// EEXIST because NetworkManager added the same endpoint a moment earlier is convergence.
+pub(crate) async fn execute(
+    kernel: &mut impl Kernel,
+    plan: &Plan,
+    changes: &Changes,
+    kernel_before: Vec<KernelEndpoint>,
+    ledger: &Ledger,
+) -> Result<Executed, Error> {
+    let mut refused = Vec::new();
+    let mut limits_now = changes.limits_before;
+    set_limits(kernel, &mut limits_now, changes.limits_during, &mut refused).await;
+
+    let mut added: HashSet<IpAddr> = HashSet::new();
+    let mut refusals = Vec::new();
+    let mut applied = 0;
+    for operation in &changes.operations {
+        match run(kernel, operation).await {
+            Ok(()) => {
+                tracing::info!(%operation, "applied");
+                applied += 1;
+                if let Operation::Add(d) = operation {
+                    added.insert(d.address);
+                }
+            }
+            // Already gone: the goal of a delete.
+            Err(Refusal::Refused(Errno::ENOENT))
+                if matches!(operation, Operation::Delete { .. }) => {}
+            Err(refusal) => refusals.push((operation, refusal)),
+        }
+    }
+    let kernel_after = if changes.operations.is_empty() {
+        kernel_before
+    } else {
+        kernel.endpoints().await?
+    };
+
+    let mut new_ledger = ledger.after_apply(&plan.endpoints, &kernel_after, &added);
+    let remaining = diff(&plan.endpoints, &kernel_after, &new_ledger);
+    refused.extend(
+        refusals
+            .into_iter()
+            .filter(|(op, _)| remaining.contains(op))
+            .map(|(op, refusal)| refused_change(op.to_string(), &refusal)),
+    );
+    set_limits(kernel, &mut limits_now, changes.limits, &mut refused).await;
+    new_ledger.rp_filter_relaxed = apply_rp_filter(kernel, changes, ledger, &mut refused);
+    Ok(Executed {
+        ledger: new_ledger,
+        applied,
+        refused,
+    })
+}
+
+/// Set the limits to `to` unless the kernel already holds them (`now`).
+async fn set_limits(
+    kernel: &mut impl Kernel,
+    now: &mut Limits,
+    to: Limits,
+    refused: &mut Vec<Refused>,
+) {
+    if *now == to {
+        return;
+    }
+    match kernel.set_limits(to).await {
+        Ok(()) => {
+            tracing::info!(limits = %to, "limits set");
+            *now = to;
+        }
+        Err(refusal) => refused.push(refused_change(format!("limits set {to}"), &refusal)),
+    }
+}
+
+/// Write the rp_filter changes; returns the interfaces nm-mptcp has relaxed afterwards
+/// (forgetting interfaces that are gone).
+fn apply_rp_filter(
+    kernel: &mut impl Kernel,
+    changes: &Changes,
+    ledger: &Ledger,
+    refused: &mut Vec<Refused>,
+) -> Vec<String> {
+    let mut relaxed: Vec<String> = ledger.rp_filter_relaxed.clone();
+    for change in &changes.rp_filter {
+        match kernel.set_rp_filter(&change.interface, change.to) {
+            Ok(()) => {
+                tracing::info!(%change, "rp_filter set");
+                relaxed.retain(|i| *i != change.interface);
+                if change.to == LOOSE {
+                    relaxed.push(change.interface.clone());
+                }
+            }
+            Err(e) => refused.push(Refused {
+                change: change.to_string(),
+                error: e.to_string(),
+            }),
+        }
+    }
+    relaxed.retain(|i| kernel.rp_filter(i).is_some());
+    relaxed
+}
+
+fn refused_change(change: String, refusal: &Refusal) -> Refused {
+    tracing::warn!(change = %change, error = %refusal, "kernel refused");
+    Refused {
+        change,
+        error: refusal.to_string(),
+    }
+}
+
+async fn run(kernel: &mut impl Kernel, operation: &Operation) -> Result<(), Refusal> {
+    match operation {
+        Operation::Add(d) => kernel.add(d).await,
+        Operation::Delete { id, address, .. } => kernel.delete(*id, *address).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::kernel::model::ModelKernel;
+    use crate::config::Config;
+    use crate::flags::EndpointFlags;
+    use crate::model::{DesiredEndpoint, ProfileRef};
+    use crate::nm_version::NmVersion;
+    use crate::ownership::LedgerEntry;
+    use crate::rp_filter::STRICT;
+
+    fn wanted(address: &str, interface: &str, flags: EndpointFlags) -> DesiredEndpoint {
+        DesiredEndpoint {
+            address: address.parse().unwrap(),
+            ifindex: 2,
+            interface: interface.into(),
+            flags,
+            profile: ProfileRef {
+                id: "p".into(),
+                uuid: "u".into(),
+            },
+        }
+    }
+
+    fn plan_of(endpoints: Vec<DesiredEndpoint>) -> Plan {
+        Plan {
+            nm_version: NmVersion::new(1, 42, 4),
+            sysctl_enabled: Some(true),
+            devices: Vec::new(),
+            endpoints,
+            awaiting_addresses: false,
+        }
+    }
+
+    const DEFAULT_LIMITS: Limits = Limits {
+        subflows: 2,
+        add_addr_accepted: 0,
+    };
+
+    /// Plan the changes against the model kernel as `apply` does, then execute them.
+    fn reconcile(kernel: &mut ModelKernel, plan: &Plan, ledger: &Ledger) -> (Changes, Executed) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let survey = Survey {
+                plan: plan.clone(),
+                kernel: kernel.endpoints().await.unwrap(),
+                limits: kernel.limits().await.unwrap(),
+                addresses: kernel.addresses().await.unwrap(),
+            };
+            let changes = changes_for(&survey, ledger, &Config::default(), kernel, Backing::Event);
+            let executed = execute(kernel, plan, &changes, survey.kernel.clone(), ledger)
+                .await
+                .unwrap();
+            (changes, executed)
+        })
+    }
+
+    #[test]
+    fn limits_go_up_before_endpoints_are_added_and_down_only_after_deletions() {
+        let mut kernel = ModelKernel {
+            limits: DEFAULT_LIMITS,
+            ..ModelKernel::default()
+        };
+        let three = plan_of(
+            ["192.0.2.2", "198.51.100.2", "203.0.113.2"]
+                .iter()
+                .map(|a| wanted(a, "e0", EndpointFlags::SUBFLOW))
+                .collect(),
+        );
+        let (_, done) = reconcile(&mut kernel, &three, &Ledger::default());
+        assert_eq!(
+            kernel.log,
+            vec![
+                "limits subflows 3 add_addr_accepted 2",
+                "add 192.0.2.2 with limits subflows 3 add_addr_accepted 2",
+                "add 198.51.100.2 with limits subflows 3 add_addr_accepted 2",
+                "add 203.0.113.2 with limits subflows 3 add_addr_accepted 2",
+            ]
+        );
+        assert_eq!((done.applied, done.refused.len()), (3, 0));
+        assert!(done.ledger.entries.iter().all(|e| e.created));
+
+        kernel.log.clear();
+        let one = plan_of(vec![wanted("192.0.2.2", "e0", EndpointFlags::SUBFLOW)]);
+        let (_, done) = reconcile(&mut kernel, &one, &done.ledger);
+        assert_eq!(
+            kernel.log,
+            vec![
+                "delete 198.51.100.2",
+                "delete 203.0.113.2",
+                "limits subflows 2 add_addr_accepted 0",
+            ]
+        );
+        assert_eq!(done.ledger.entries.len(), 1);
+        // Idempotent: the same event again changes nothing.
+        kernel.log.clear();
+        let (changes, again) = reconcile(&mut kernel, &one, &done.ledger);
+        assert!(changes.is_empty() && kernel.log.is_empty());
+        assert_eq!(again.ledger, done.ledger);
+    }
+
+    #[test]
+    fn an_eexist_from_a_racing_identical_add_is_convergence_and_the_endpoint_is_adopted() {
+        let want = wanted("192.0.2.2", "e0", EndpointFlags::SUBFLOW);
+        let mut kernel = ModelKernel {
+            limits: DEFAULT_LIMITS,
+            racing_add: Some(KernelEndpoint {
+                id: 7,
+                address: want.address,
+                ifindex: Some(2),
+                port: 0,
+                flags: EndpointFlags::SUBFLOW,
+            }),
+            ..ModelKernel::default()
+        };
+        let (_, done) = reconcile(&mut kernel, &plan_of(vec![want]), &Ledger::default());
+        assert!(done.refused.is_empty(), "{:?}", done.refused);
+        assert_eq!(done.applied, 0);
+        let entry = &done.ledger.entries[0];
+        assert_eq!(
+            (entry.id, entry.created),
+            (7, false),
+            "adopted, not created"
+        );
+    }
+
+    #[test]
+    fn an_eexist_from_someone_elses_other_endpoint_leaves_it_alone_and_unowned() {
+        let want = wanted("192.0.2.2", "e0", EndpointFlags::SIGNAL);
+        let theirs = KernelEndpoint {
+            id: 7,
+            address: want.address,
+            ifindex: Some(2),
+            port: 0,
+            flags: EndpointFlags::BACKUP,
+        };
+        let mut kernel = ModelKernel {
+            limits: DEFAULT_LIMITS,
+            racing_add: Some(theirs.clone()),
+            ..ModelKernel::default()
+        };
+        let (_, done) = reconcile(&mut kernel, &plan_of(vec![want]), &Ledger::default());
+        // The address is now another manager's: the next plan skips it (foreign-endpoint),
+        // so the kernel is as the plan will have it and the run does not fail.
+        assert!(done.refused.is_empty(), "{:?}", done.refused);
+        assert!(done.ledger.entries.is_empty(), "someone else's endpoint");
+        assert_eq!(kernel.endpoints, vec![theirs]);
+    }
+
+    #[test]
+    fn erange_at_the_cap_is_reported_and_the_rest_still_happens() {
+        let foreign: Vec<KernelEndpoint> = (1..=8)
+            .map(|i| KernelEndpoint::on_device(i, &format!("10.0.0.{i}"), 9, EndpointFlags::SIGNAL))
+            .collect();
+        let mut kernel = ModelKernel {
+            endpoints: foreign,
+            limits: DEFAULT_LIMITS,
+            ..ModelKernel::default()
+        };
+        // A plan made without counting the kernel's slots (which the planner does count).
+        let plan = plan_of(vec![wanted("192.0.2.2", "e0", EndpointFlags::SUBFLOW)]);
+        let (_, done) = reconcile(&mut kernel, &plan, &Ledger::default());
+        assert_eq!(done.refused.len(), 1);
+        assert!(done.refused[0].error.contains("ERANGE"));
+        assert_eq!(kernel.endpoints.len(), 8);
+        assert_eq!(kernel.limits.subflows, 2, "limits for one endpoint");
+    }
+
+    #[test]
+    fn rp_filter_is_relaxed_recorded_and_put_back() {
+        let mut kernel = ModelKernel {
+            limits: DEFAULT_LIMITS,
+            rp_filter: [("e0".to_owned(), STRICT)].into(),
+            ..ModelKernel::default()
+        };
+        let plan = plan_of(vec![wanted("192.0.2.2", "e0", EndpointFlags::SUBFLOW)]);
+        let (_, done) = reconcile(&mut kernel, &plan, &Ledger::default());
+        assert_eq!(done.ledger.rp_filter_relaxed, vec!["e0"]);
+        assert_eq!(kernel.rp_filter["e0"], LOOSE);
+        let (_, done) = reconcile(&mut kernel, &plan_of(vec![]), &done.ledger);
+        assert!(done.ledger.rp_filter_relaxed.is_empty());
+        assert_eq!(kernel.rp_filter["e0"], STRICT);
+    }
+
+    #[test]
+    fn a_delete_of_an_endpoint_already_gone_is_no_refusal() {
+        let gone = KernelEndpoint::on_device(3, "192.0.2.9", 2, EndpointFlags::SUBFLOW);
+        let ledger = Ledger {
+            entries: vec![LedgerEntry::from_kernel(&gone, "e0", None, true)],
+            ..Ledger::default()
+        };
+        let mut kernel = ModelKernel {
+            limits: DEFAULT_LIMITS,
+            ..ModelKernel::default()
+        };
+        let changes = Changes {
+            operations: vec![Operation::Delete {
+                id: 3,
+                address: gone.address,
+                why: crate::diff::DeleteReason::NoLongerWanted,
+            }],
+            limits_before: DEFAULT_LIMITS,
+            limits_during: DEFAULT_LIMITS,
+            limits: DEFAULT_LIMITS,
+            rp_filter: Vec::new(),
+            held_back: 0,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let done = runtime
+            .block_on(execute(
+                &mut kernel,
+                &plan_of(vec![]),
+                &changes,
+                vec![gone],
+                &ledger,
+            ))
+            .unwrap();
+        assert!(done.refused.is_empty());
+        assert!(done.ledger.entries.is_empty());
+    }
+}

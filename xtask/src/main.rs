@@ -1,0 +1,189 @@
+//! `cargo run -p xtask -- docs [DIR]`: write nm-mptcp's man page (section 8) and its bash,
+//! zsh and fish completions into DIR (default `target/docs`), all from the clap definition
+//! in `nm_mptcp::cli`, so the shipped binary carries no generator.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap_complete::Shell;
+use clap_mangen::roff::{bold, roman, Roff};
+use clap_mangen::Man;
+use nm_mptcp::cli;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let out = match args.as_slice() {
+        [task] if task == "docs" => PathBuf::from("target/docs"),
+        [task, dir] if task == "docs" => PathBuf::from(dir),
+        _ => {
+            eprintln!("usage: cargo run -p xtask -- docs [DIR]");
+            return ExitCode::from(2);
+        }
+    };
+    match write_docs(&out) {
+        Ok(written) => {
+            for path in written {
+                println!("{}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtask: {}: {e}", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The man page and the completions, written into `dir`; returns the paths written.
+fn write_docs(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir)?;
+    let man = dir.join("nm-mptcp.8");
+    fs::write(&man, man_page()?)?;
+    let mut written = vec![man];
+    for (shell, name) in [
+        (Shell::Bash, "nm-mptcp.bash"),
+        (Shell::Zsh, "_nm-mptcp"),
+        (Shell::Fish, "nm-mptcp.fish"),
+    ] {
+        let path = dir.join(name);
+        let mut file = fs::File::create(&path)?;
+        clap_complete::generate(shell, &mut cli::command(), "nm-mptcp", &mut file);
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The man page: clap's sections, then the footer's (exit status, environment, files) and an
+/// example, from the same source as `--help`.
+fn man_page() -> io::Result<Vec<u8>> {
+    let command = cli::command().after_long_help(None::<&str>);
+    let man = Man::new(command).section("8");
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    let mut roff = Roff::new();
+    roff.control("SH", ["SYNOPSIS"]);
+    roff.text([bold("nm-mptcp"), roman(" COMMAND [OPTIONS]")]);
+    roff.control("br", []);
+    roff.text([bold("nm-mptcp"), roman(" IFACE ACTION")]);
+    roff.to_writer(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    let mut roff = Roff::new();
+    roff.control("SH", ["COMMANDS"]);
+    for sub in cli::command().get_subcommands() {
+        let options: Vec<String> = sub
+            .get_arguments()
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .filter_map(|a| {
+                let long = a.get_long()?;
+                Some(match a.get_value_names() {
+                    Some([value, ..]) if a.get_action().takes_values() => {
+                        format!(" [--{long} {value}]")
+                    }
+                    _ => format!(" [--{long}]"),
+                })
+            })
+            .collect();
+        let about = sub
+            .get_long_about()
+            .or(sub.get_about())
+            .map(|t| t.to_string());
+        roff.control("TP", [])
+            .text([bold(sub.get_name()), roman(options.concat())])
+            .text([roman(about.unwrap_or_default())]);
+    }
+    roff.control("TP", [])
+        .text([bold("IFACE ACTION")])
+        .text([roman(
+            "A dispatcher event, as nm-dispatcher runs the hook (dispatcher.d/50-nm-mptcp and \
+             pre-down.d/50-nm-mptcp, links to the binary): up, pre-down, down, reapply, \
+             dhcp4-change, dhcp6-change and connectivity-change reconcile the whole host; \
+             any other action exits 0 at once. A running daemon takes the event over its \
+             control socket.",
+        )]);
+    roff.control("SH", ["EXIT STATUS"]);
+    for line in cli::exit_status_lines() {
+        let (code, what) = line.split_once(' ').unwrap_or((&line, ""));
+        roff.control("TP", [])
+            .text([bold(code)])
+            .text([roman(what)]);
+    }
+    roff.control("SH", ["ENVIRONMENT"]);
+    for (name, what) in cli::ENVIRONMENT {
+        roff.control("TP", [])
+            .text([bold(name)])
+            .text([roman(what)]);
+    }
+    roff.control("SH", ["FILES"]);
+    for (path, what) in cli::FILES {
+        roff.control("TP", [])
+            .text([bold(path)])
+            .text([roman(what)]);
+    }
+    roff.control("SH", ["EXAMPLE"]);
+    roff.text([roman(
+        "The RHEL chapter \"Getting started with Multipath TCP\": give each client profile \
+         signal and subflow endpoints, also on links without a default route, and let \
+         nm-mptcp set the limits the chapter sets by hand:",
+    )]);
+    roff.control("PP", []);
+    roff.control("nf", []);
+    for line in [
+        "nmcli connection modify enp4s0f0 connection.mptcp-flags signal,subflow,also-without-default-route",
+        "nmcli device reapply enp4s0f0",
+        "nm-mptcp status",
+        "ip mptcp endpoint show",
+        "ip mptcp limits show",
+    ] {
+        roff.text([roman(line)]);
+    }
+    roff.control("fi", []);
+    roff.to_writer(&mut out)?;
+    man.render_version_section(&mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_cover_every_subcommand_exit_status_variable_and_file() {
+        let dir = std::env::temp_dir().join(format!("nm-mptcp-docs-{}", std::process::id()));
+        let written = write_docs(&dir).unwrap();
+        assert_eq!(written.len(), 4);
+        let man = fs::read_to_string(dir.join("nm-mptcp.8")).unwrap();
+        for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLE", "COMMANDS"] {
+            assert!(man.contains(section), "man page lacks {section}");
+        }
+        for word in [
+            "reconcile",
+            "plan",
+            "status",
+            "watch",
+            "daemon",
+            "check\\-config",
+            "IFACE ACTION",
+        ] {
+            assert!(man.contains(word), "man page lacks {word}");
+        }
+        for (name, _) in cli::ENVIRONMENT {
+            assert!(man.contains(name), "man page lacks {name}");
+        }
+        assert!(
+            !man.contains("nm\\-mptcp\\-plan(8)"),
+            "no pages of their own"
+        );
+        assert!(man.contains("still differs from the plan"));
+        let bash = fs::read_to_string(dir.join("nm-mptcp.bash")).unwrap();
+        assert!(bash.contains("check-config") && bash.contains("--json"));
+        let fish = fs::read_to_string(dir.join("nm-mptcp.fish")).unwrap();
+        assert!(fish.contains("watch"));
+        let zsh = fs::read_to_string(dir.join("_nm-mptcp")).unwrap();
+        assert!(zsh.contains("#compdef nm-mptcp"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
