@@ -109,33 +109,9 @@ mod tests {
     use super::*;
     use crate::diff::DeleteReason;
     use crate::flags::EndpointFlags;
-    use crate::model::{DesiredEndpoint, ProfileRef};
-    use crate::nm_version::NmVersion;
     use crate::ownership::LedgerEntry;
     use crate::rp_filter::STRICT;
-
-    fn endpoint(address: &str, interface: &str) -> DesiredEndpoint {
-        DesiredEndpoint {
-            address: address.parse().unwrap(),
-            ifindex: 2,
-            interface: interface.into(),
-            flags: EndpointFlags::SUBFLOW,
-            profile: ProfileRef {
-                id: "p".into(),
-                uuid: "u".into(),
-            },
-        }
-    }
-
-    fn plan(endpoints: Vec<DesiredEndpoint>) -> Plan {
-        Plan {
-            nm_version: NmVersion::new(1, 42, 4),
-            sysctl_enabled: Some(true),
-            devices: Vec::new(),
-            endpoints,
-            awaiting_addresses: false,
-        }
-    }
+    use crate::testing::{desired, plan_of};
 
     const fn limits(subflows: u32, add_addr_accepted: u32) -> Limits {
         Limits {
@@ -150,10 +126,10 @@ mod tests {
 
     #[test]
     fn additions_raise_the_limits_first_and_relax_rp_filter_once_per_interface() {
-        let plan = plan(vec![
-            endpoint("192.0.2.2", "e0"),
-            endpoint("192.0.2.3", "e0"),
-            endpoint("2001:db8::2", "e1"),
+        let plan = plan_of(vec![
+            desired("192.0.2.2", 2, "e0", EndpointFlags::SUBFLOW),
+            desired("192.0.2.3", 2, "e0", EndpointFlags::SUBFLOW),
+            desired("2001:db8::2", 2, "e1", EndpointFlags::SUBFLOW),
         ]);
         let ledger = Ledger::default();
         let current = Current {
@@ -194,7 +170,7 @@ mod tests {
             rp_filter: &|_| None,
         };
         let c = changes(
-            &plan(vec![endpoint("192.0.2.2", "e0")]),
+            &plan_of(vec![desired("192.0.2.2", 2, "e0", EndpointFlags::SUBFLOW)]),
             &current,
             &Config::default(),
             Backing::Event,
@@ -226,7 +202,7 @@ mod tests {
             rp_filter: &|_| Some(LOOSE),
         };
         let signals = changes(
-            &plan(vec![]),
+            &plan_of(vec![]),
             &current,
             &Config::default(),
             Backing::Signals,
@@ -247,7 +223,12 @@ mod tests {
         );
         assert!(signals.rp_filter.is_empty(), "rp_filter stays relaxed");
         // A dispatcher event carries the whole plan out.
-        let event = changes(&plan(vec![]), &current, &Config::default(), Backing::Event);
+        let event = changes(
+            &plan_of(vec![]),
+            &current,
+            &Config::default(),
+            Backing::Event,
+        );
         assert_eq!((event.operations.len(), event.held_back), (2, 0));
         assert_eq!(event.rp_filter.len(), 1);
     }
@@ -269,7 +250,7 @@ mod tests {
             rp_filter: &|_| Some(LOOSE),
         };
         let c = changes(
-            &plan(vec![endpoint("192.0.2.2", "e0")]),
+            &plan_of(vec![desired("192.0.2.2", 2, "e0", EndpointFlags::SUBFLOW)]),
             &current,
             &Config::default(),
             Backing::Event,

@@ -142,8 +142,8 @@ pub fn hold_back_doubtful(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ProfileRef;
     use crate::ownership::LedgerEntry;
+    use crate::testing::desired;
     use proptest::prelude::*;
 
     fn ip(text: &str) -> IpAddr {
@@ -151,16 +151,7 @@ mod tests {
     }
 
     fn want(address: &str, ifindex: u32, flags: EndpointFlags) -> DesiredEndpoint {
-        DesiredEndpoint {
-            address: ip(address),
-            ifindex,
-            interface: format!("e{ifindex}"),
-            flags,
-            profile: ProfileRef {
-                id: "p".into(),
-                uuid: "u".into(),
-            },
-        }
+        desired(address, ifindex, &format!("e{ifindex}"), flags)
     }
 
     fn held(id: u8, address: &str, ifindex: u32, flags: EndpointFlags) -> KernelEndpoint {

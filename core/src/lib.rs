@@ -18,3 +18,5 @@ pub mod planner;
 pub mod report;
 pub mod rp_filter;
 pub mod snapshot;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -9,10 +9,16 @@ use serde::{Deserialize, Serialize};
 use crate::flags::EndpointFlags;
 use crate::nm_version::NmVersion;
 
-/// The stable kebab-case code serde gives a unit variant (reasons, sources), for text output.
+/// The stable kebab-case code serde gives a variant, for text output: a unit variant's name
+/// (reasons, sources, owners), or the `code` tag of an internally tagged one (warnings).
 pub fn code<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(code)) => code,
+        Ok(serde_json::Value::Object(fields)) => fields
+            .get("code")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_owned(),
         _ => String::new(),
     }
 }
@@ -136,6 +142,7 @@ pub struct KernelEndpoint {
     pub flags: EndpointFlags,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl KernelEndpoint {
     /// A port-less endpoint on a device, as most are (test fixtures).
     pub fn on_device(id: u8, address: &str, ifindex: u32, flags: EndpointFlags) -> KernelEndpoint {

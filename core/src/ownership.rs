@@ -107,35 +107,13 @@ impl Ledger {
 mod tests {
     use super::*;
     use crate::flags::EndpointFlags;
-
-    fn k(id: u8, address: &str) -> KernelEndpoint {
-        KernelEndpoint {
-            id,
-            address: address.parse().unwrap(),
-            ifindex: Some(2),
-            port: 0,
-            flags: EndpointFlags::SUBFLOW,
-        }
-    }
-
-    fn d(address: &str) -> DesiredEndpoint {
-        DesiredEndpoint {
-            address: address.parse().unwrap(),
-            ifindex: 2,
-            interface: "e0".into(),
-            flags: EndpointFlags::SUBFLOW,
-            profile: ProfileRef {
-                id: "p0".into(),
-                uuid: "u0".into(),
-            },
-        }
-    }
+    use crate::testing::desired;
 
     #[test]
     fn after_apply_records_created_adopted_and_undeleted() {
         let old = Ledger {
             entries: vec![LedgerEntry::from_kernel(
-                &k(3, "192.0.2.9"),
+                &KernelEndpoint::on_device(3, "192.0.2.9", 2, EndpointFlags::SUBFLOW),
                 "e0",
                 None,
                 true,
@@ -143,13 +121,20 @@ mod tests {
             ..Ledger::default()
         };
         let kernel = [
-            k(1, "192.0.2.1"),
-            k(2, "192.0.2.2"),
-            k(3, "192.0.2.9"),
-            k(4, "203.0.113.1"),
+            KernelEndpoint::on_device(1, "192.0.2.1", 2, EndpointFlags::SUBFLOW),
+            KernelEndpoint::on_device(2, "192.0.2.2", 2, EndpointFlags::SUBFLOW),
+            KernelEndpoint::on_device(3, "192.0.2.9", 2, EndpointFlags::SUBFLOW),
+            KernelEndpoint::on_device(4, "203.0.113.1", 2, EndpointFlags::SUBFLOW),
         ];
         let added: HashSet<IpAddr> = ["192.0.2.1".parse().unwrap()].into();
-        let new = old.after_apply(&[d("192.0.2.1"), d("192.0.2.2")], &kernel, &added);
+        let new = old.after_apply(
+            &[
+                desired("192.0.2.1", 2, "e0", EndpointFlags::SUBFLOW),
+                desired("192.0.2.2", 2, "e0", EndpointFlags::SUBFLOW),
+            ],
+            &kernel,
+            &added,
+        );
         let summary: Vec<_> = new.entries.iter().map(|e| (e.id, e.created)).collect();
         assert_eq!(summary, vec![(1, true), (2, false), (3, true)]);
     }

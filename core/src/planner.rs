@@ -583,6 +583,32 @@ mod tests {
     }
 
     #[test]
+    fn an_implicit_endpoint_for_a_wanted_address_is_replaced_in_place_without_a_new_slot() {
+        // The kernel made an implicit endpoint for 192.0.2.1 (a subflow used the address
+        // before any endpoint existed); seven others fill the rest of the kernel.
+        let mut implicit = foreign(1, "192.0.2.1", 0, EndpointFlags::IMPLICIT);
+        implicit.ifindex = None;
+        let mut others = vec![implicit];
+        others.extend(
+            (2..=8).map(|i| foreign(i, &format!("203.0.113.{i}"), 9, EndpointFlags::SIGNAL)),
+        );
+        let host = host(vec![device(
+            "e0",
+            2,
+            0x22,
+            true,
+            &["192.0.2.1", "192.0.2.2"],
+        )]);
+        let plan = plan(&host, &others);
+        // The implicit one's slot becomes the wanted endpoint's; there is no room for more.
+        assert_eq!(
+            summary(&plan),
+            vec![("192.0.2.1".into(), "e0".into(), "subflow".into())]
+        );
+        assert_eq!(reasons(&plan)[1], ("192.0.2.2".into(), Reason::EndpointCap));
+    }
+
+    #[test]
     fn ineligible_devices_get_nothing() {
         let mut host = seed();
         host.devices[0].ineligible = Some(Ineligible::GoingDown);

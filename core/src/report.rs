@@ -26,9 +26,10 @@ pub enum Owner {
     Other,
 }
 
-/// Something on the host worth a look. In JSON: `{"code": ..., "message": ...}`; the codes
-/// are stable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something on the host worth a look. In JSON: its stable `code`, its fields and a
+/// `message` for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "kebab-case")]
 pub enum Warning {
     /// The ledger could not be read (not root): owners are inferred from the plan.
     LedgerUnreadable {
@@ -55,16 +56,8 @@ pub enum Warning {
 }
 
 impl Warning {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Warning::LedgerUnreadable { .. } => "ledger-unreadable",
-            Warning::MptcpDisabled => "mptcp-disabled",
-            Warning::UserspacePathManager => "userspace-path-manager",
-            Warning::MptcpdRunning => "mptcpd-running",
-            Warning::OtherManagerOnInterface { .. } => "other-manager-on-interface",
-            Warning::LimitsTooLow { .. } => "limits-too-low",
-            Warning::LaminarUnsupported => "laminar-unsupported",
-        }
+    pub fn code(&self) -> String {
+        code(self)
     }
 }
 
@@ -108,19 +101,15 @@ impl fmt::Display for Warning {
     }
 }
 
-impl Serialize for Warning {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Coded<'a> {
-            code: &'a str,
-            message: String,
+/// Each warning as serde writes it, with its message added.
+fn with_messages<S: Serializer>(warnings: &[Warning], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(warnings.iter().map(|warning| {
+        let mut value = serde_json::to_value(warning).unwrap_or_default();
+        if let serde_json::Value::Object(fields) = &mut value {
+            fields.insert("message".into(), warning.to_string().into());
         }
-        Coded {
-            code: self.code(),
-            message: self.to_string(),
-        }
-        .serialize(serializer)
-    }
+        value
+    }))
 }
 
 #[derive(Debug, Serialize)]
@@ -131,6 +120,7 @@ pub struct Status {
     pub endpoints: Vec<EndpointStatus>,
     pub profiles: Vec<ProfileStatus>,
     pub rp_filter: Vec<RpFilterStatus>,
+    #[serde(serialize_with = "with_messages")]
     pub warnings: Vec<Warning>,
 }
 
@@ -501,28 +491,12 @@ mod tests {
     use super::*;
     use crate::model::{DesiredEndpoint, ProfileRef};
     use crate::ownership::LedgerEntry;
-
-    fn plan(endpoints: Vec<DesiredEndpoint>) -> Plan {
-        Plan {
-            nm_version: NmVersion::new(1, 42, 4),
-            sysctl_enabled: Some(true),
-            devices: Vec::new(),
-            endpoints,
-            awaiting_addresses: false,
-        }
-    }
+    use crate::testing::{desired, plan_of};
 
     fn wanted(address: &str, profile: &str) -> DesiredEndpoint {
-        DesiredEndpoint {
-            address: address.parse().unwrap(),
-            ifindex: 2,
-            interface: "e0".into(),
-            flags: EndpointFlags::SUBFLOW,
-            profile: ProfileRef {
-                id: profile.into(),
-                uuid: "u".into(),
-            },
-        }
+        let mut endpoint = desired(address, 2, "e0", EndpointFlags::SUBFLOW);
+        endpoint.profile.id = profile.into();
+        endpoint
     }
 
     fn facts<'a>(names: &'a dyn Fn(u32) -> Option<String>) -> HostFacts<'a> {
@@ -546,7 +520,7 @@ mod tests {
         let ours = KernelEndpoint::on_device(1, "192.0.2.2", 2, EndpointFlags::SUBFLOW);
         let hand_made = KernelEndpoint::on_device(2, "192.0.2.77", 2, EndpointFlags::SIGNAL);
         let kernel = [ours.clone(), hand_made];
-        let plan = plan(vec![wanted("192.0.2.2", "p0")]);
+        let plan = plan_of(vec![wanted("192.0.2.2", "p0")]);
         let names = |_| Some("e0".to_owned());
         let ledger = Ledger {
             entries: vec![LedgerEntry::from_kernel(
@@ -591,14 +565,14 @@ mod tests {
                 KernelEndpoint::on_device(i, &format!("192.0.2.{i}"), 2, EndpointFlags::SUBFLOW)
             })
             .collect();
-        let mut plan = plan(Vec::new());
+        let mut plan = plan_of(Vec::new());
         plan.sysctl_enabled = Some(false);
         let names = |_| None;
         let mut facts = facts(&names);
         facts.path_manager = Some("userspace".into());
         facts.mptcpd_running = true;
         let s = status(&plan, &kernel, LIMITS, Some(&Ledger::default()), &facts);
-        let codes: Vec<&str> = s.warnings.iter().map(Warning::code).collect();
+        let codes: Vec<String> = s.warnings.iter().map(Warning::code).collect();
         assert_eq!(
             codes,
             vec![
@@ -608,10 +582,12 @@ mod tests {
                 "limits-too-low"
             ]
         );
-        let json = serde_json::to_value(&s.warnings[3]).unwrap();
-        assert_eq!(json["code"], "limits-too-low");
+        let json = serde_json::to_value(&s).unwrap();
+        let too_low = &json["warnings"][3];
+        assert_eq!(too_low["code"], "limits-too-low");
+        assert_eq!(too_low["subflows"], 2);
         assert_eq!(
-            json["message"],
+            too_low["message"],
             "limits too low: 3 subflow endpoints but subflows 2"
         );
     }
@@ -624,7 +600,7 @@ mod tests {
             2,
             EndpointFlags::SUBFLOW,
         )];
-        let plan = plan(vec![wanted(
+        let plan = plan_of(vec![wanted(
             "192.0.2.2",
             "evil\n1    192.0.2.99\u{1b}[2J\r\u{7}",
         )]);

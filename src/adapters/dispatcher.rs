@@ -1,5 +1,6 @@
-//! The NetworkManager dispatcher's calling convention: `nm-mptcp IFACE ACTION` plus its
-//! environment. Parsing is pure; odd input becomes a clear usage error.
+//! The NetworkManager dispatcher's calling convention: `IFACE ACTION` (whether these are an
+//! event at all is `cli::hook_arguments`'s call). Parsing is pure; odd input becomes a clear
+//! usage error.
 
 use std::ffi::OsStr;
 

@@ -157,16 +157,6 @@ mod tests {
     use crate::model::KernelEndpoint;
     use crate::ownership::LedgerEntry;
 
-    fn k(id: u8, address: &str) -> KernelEndpoint {
-        KernelEndpoint {
-            id,
-            address: address.parse().unwrap(),
-            ifindex: Some(2),
-            port: 0,
-            flags: EndpointFlags::SUBFLOW,
-        }
-    }
-
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("nm-mptcp-test-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -180,7 +170,7 @@ mod tests {
         assert_eq!(store.load(), Ledger::default());
         let ledger = Ledger {
             entries: vec![LedgerEntry::from_kernel(
-                &k(1, "192.0.2.1"),
+                &KernelEndpoint::on_device(1, "192.0.2.1", 2, EndpointFlags::SUBFLOW),
                 "e0",
                 None,
                 true,

@@ -1,5 +1,5 @@
-//! `nm-mptcp daemon`: stay resident, follow NetworkManager's signals and the kernel's address
-//! changes, keep the endpoints reconciled, and answer the hook over the control socket. A
+//! The resident daemon (`nm-mptcp daemon`): follow NetworkManager's signals and the kernel's
+//! address changes, keep the endpoints reconciled, and answer the hook over the control socket. A
 //! dispatcher event then costs a reconciliation against a view already in hand instead of
 //! a fresh connection and a full read of NetworkManager (one call at a time on its side).
 
@@ -184,7 +184,16 @@ impl Daemon {
             return Ok(());
         };
         let apply = reconcile::apply(&mut self.kernel, going_down, NmSource::Held(view), backing);
-        let outcome = draining(&mut self.signals, &mut self.stale, apply).await?;
+        let outcome = match draining(&mut self.signals, &mut self.stale, apply).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                if e.kind == ErrorKind::Kernel {
+                    // A socket that failed stays failed: the next event gets fresh ones.
+                    self.kernel = NetlinkKernel::connect()?;
+                }
+                return Err(e);
+            }
+        };
         if outcome.changes.is_empty() && outcome.refused.is_empty() {
             tracing::debug!(endpoints = outcome.plan.endpoints.len(), "reconciled");
         } else {

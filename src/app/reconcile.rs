@@ -320,33 +320,9 @@ mod tests {
     use crate::app::kernel::model::ModelKernel;
     use crate::config::Config;
     use crate::flags::EndpointFlags;
-    use crate::model::{DesiredEndpoint, ProfileRef};
-    use crate::nm_version::NmVersion;
     use crate::ownership::LedgerEntry;
     use crate::rp_filter::STRICT;
-
-    fn wanted(address: &str, interface: &str, flags: EndpointFlags) -> DesiredEndpoint {
-        DesiredEndpoint {
-            address: address.parse().unwrap(),
-            ifindex: 2,
-            interface: interface.into(),
-            flags,
-            profile: ProfileRef {
-                id: "p".into(),
-                uuid: "u".into(),
-            },
-        }
-    }
-
-    fn plan_of(endpoints: Vec<DesiredEndpoint>) -> Plan {
-        Plan {
-            nm_version: NmVersion::new(1, 42, 4),
-            sysctl_enabled: Some(true),
-            devices: Vec::new(),
-            endpoints,
-            awaiting_addresses: false,
-        }
-    }
+    use nm_mptcp_core::testing::{desired, plan_of};
 
     const DEFAULT_LIMITS: Limits = Limits {
         subflows: 2,
@@ -382,7 +358,7 @@ mod tests {
         let three = plan_of(
             ["192.0.2.2", "198.51.100.2", "203.0.113.2"]
                 .iter()
-                .map(|a| wanted(a, "e0", EndpointFlags::SUBFLOW))
+                .map(|a| desired(a, 2, "e0", EndpointFlags::SUBFLOW))
                 .collect(),
         );
         let (_, done) = reconcile(&mut kernel, &three, &Ledger::default());
@@ -399,7 +375,7 @@ mod tests {
         assert!(done.ledger.entries.iter().all(|e| e.created));
 
         kernel.log.clear();
-        let one = plan_of(vec![wanted("192.0.2.2", "e0", EndpointFlags::SUBFLOW)]);
+        let one = plan_of(vec![desired("192.0.2.2", 2, "e0", EndpointFlags::SUBFLOW)]);
         let (_, done) = reconcile(&mut kernel, &one, &done.ledger);
         assert_eq!(
             kernel.log,
@@ -419,7 +395,7 @@ mod tests {
 
     #[test]
     fn an_eexist_from_a_racing_identical_add_is_convergence_and_the_endpoint_is_adopted() {
-        let want = wanted("192.0.2.2", "e0", EndpointFlags::SUBFLOW);
+        let want = desired("192.0.2.2", 2, "e0", EndpointFlags::SUBFLOW);
         let mut kernel = ModelKernel {
             limits: DEFAULT_LIMITS,
             racing_add: Some(KernelEndpoint {
@@ -444,7 +420,7 @@ mod tests {
 
     #[test]
     fn an_eexist_from_someone_elses_other_endpoint_leaves_it_alone_and_unowned() {
-        let want = wanted("192.0.2.2", "e0", EndpointFlags::SIGNAL);
+        let want = desired("192.0.2.2", 2, "e0", EndpointFlags::SIGNAL);
         let theirs = KernelEndpoint {
             id: 7,
             address: want.address,
@@ -476,7 +452,7 @@ mod tests {
             ..ModelKernel::default()
         };
         // A plan made without counting the kernel's slots (which the planner does count).
-        let plan = plan_of(vec![wanted("192.0.2.2", "e0", EndpointFlags::SUBFLOW)]);
+        let plan = plan_of(vec![desired("192.0.2.2", 2, "e0", EndpointFlags::SUBFLOW)]);
         let (_, done) = reconcile(&mut kernel, &plan, &Ledger::default());
         assert_eq!(done.refused.len(), 1);
         assert!(done.refused[0].error.contains("ERANGE"));
@@ -491,7 +467,7 @@ mod tests {
             rp_filter: [("e0".to_owned(), STRICT)].into(),
             ..ModelKernel::default()
         };
-        let plan = plan_of(vec![wanted("192.0.2.2", "e0", EndpointFlags::SUBFLOW)]);
+        let plan = plan_of(vec![desired("192.0.2.2", 2, "e0", EndpointFlags::SUBFLOW)]);
         let (_, done) = reconcile(&mut kernel, &plan, &Ledger::default());
         assert_eq!(done.ledger.rp_filter_relaxed, vec!["e0"]);
         assert_eq!(kernel.rp_filter["e0"], LOOSE);

@@ -68,6 +68,8 @@ pub(crate) fn spawn() {
     let started = std::env::current_exe().and_then(|exe| {
         Command::new(exe)
             .arg("watch")
+            // Inherited from nm-dispatcher, it would make `watch` a dispatcher event.
+            .env_remove("NM_DISPATCHER_ACTION")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
