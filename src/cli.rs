@@ -135,15 +135,20 @@ pub fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
 }
 
 /// The dispatcher event's arguments when nm-mptcp runs as a dispatcher hook: under
-/// nm-dispatcher (`NM_DISPATCHER_ACTION` set) or under a name other than its own (the
-/// `50-nm-mptcp` link). `None` for a command line for clap.
+/// nm-dispatcher (which sets `NM_DISPATCHER_ACTION`, since NetworkManager 1.12) or through a
+/// dispatcher script's name (`50-nm-mptcp`: dispatcher scripts are ordered by a number in
+/// front). `None` for a command line for clap.
 pub fn hook_arguments<'a>(
     args: &'a [OsString],
     dispatcher_action: Option<&OsStr>,
 ) -> Option<&'a [OsString]> {
     let (program, rest) = args.split_first()?;
-    let own_name = Path::new(program).file_name() == Some(OsStr::new("nm-mptcp"));
-    (dispatcher_action.is_some() || !own_name).then_some(rest)
+    let script_name = Path::new(program).file_name().is_some_and(|name| {
+        name.as_encoded_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_digit)
+    });
+    (dispatcher_action.is_some() || script_name).then_some(rest)
 }
 
 /// Exit statuses, environment and files, as `--help` ends and the README lists them.
@@ -204,6 +209,9 @@ mod tests {
         );
         assert_eq!(hook_arguments(&args, None), None);
         assert_eq!(hook_arguments(&[], None), None);
+        // A copy under another name is still the command line tool.
+        let args = os(&["/tmp/nm-mptcp-0.2", "status"]);
+        assert_eq!(hook_arguments(&args, None), None);
     }
 
     #[test]
