@@ -86,9 +86,11 @@ class Lab:
         return int(self.run(f"awk '/^VmRSS/ {{print $2}}' /proc/{pid}/status"))
 
     def hyperfine(self, commands, runs=RUNS):
-        """Median and mean in ms per command, whole processes, run inside the lab."""
+        """Median and mean in ms per command, whole processes, run inside the lab. The hook
+        runs as nm-dispatcher runs it, with NM_DISPATCHER_ACTION set."""
         with tempfile.NamedTemporaryFile(suffix=".json", dir="/tmp") as out:
-            lab("exec", self.name, "hyperfine", "-N", "--warmup", "10", "--runs", str(runs),
+            lab("exec", self.name, "env", "NM_DISPATCHER_ACTION=up",
+                "hyperfine", "-N", "--warmup", "10", "--runs", str(runs),
                 "--export-json", out.name, *commands)
             results = json.load(open(out.name))["results"]
         return [(r["median"] * 1000, r["mean"] * 1000, r["stddev"] * 1000) for r in results]
@@ -96,7 +98,8 @@ class Lab:
 
 def peak_rss_kib(l):
     return statistics.median(
-        int(l.run(f"/usr/bin/time -f %M {BIN} e0 up 2>&1 >/dev/null | tail -1")) for _ in range(20))
+        int(l.run(f"NM_DISPATCHER_ACTION=up /usr/bin/time -f %M {BIN} e0 up 2>&1 >/dev/null | tail -1"))
+        for _ in range(20))
 
 
 def hook_latency():

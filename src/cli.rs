@@ -11,6 +11,7 @@ use std::path::Path;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::adapters::dispatcher::Action;
 use crate::error::ErrorKind;
 
 /// `nm-mptcp IFACE ACTION`, as a person types it and as nm-dispatcher runs it.
@@ -79,7 +80,6 @@ pub const FILES: [(&str, &str); 6] = [
         it reconciles the whole host on every link event with NetworkManager's own rules, \
         never touching an endpoint it did not create, and says why each address is or is not \
         an endpoint.",
-    override_usage = "nm-mptcp <COMMAND>\n       nm-mptcp IFACE ACTION    (dispatcher hook: up, pre-down, down, reapply, dhcp4-change, dhcp6-change, connectivity-change; other actions are ignored)",
     disable_help_subcommand = true,
     subcommand_required = true,
     allow_external_subcommands = true
@@ -121,10 +121,23 @@ pub struct Output {
     pub json: bool,
 }
 
-/// The command line definition with its footer: what `--help` prints, and what the man
-/// page and completions are made from.
+/// The command line definition with its usage and footer: what `--help` prints, and what
+/// the man page and completions are made from.
 pub fn command() -> clap::Command {
-    Cli::command().after_long_help(footer())
+    Cli::command()
+        .override_usage(format!(
+            "nm-mptcp <COMMAND>\n       {HOOK_USAGE}    (dispatcher hook: {}; other actions are ignored)",
+            hook_actions().join(", ")
+        ))
+        .after_long_help(footer())
+}
+
+/// The dispatcher actions the hook acts on.
+pub fn hook_actions() -> Vec<String> {
+    Action::HANDLED
+        .iter()
+        .map(|a| a.name().to_owned())
+        .collect()
 }
 
 /// Parse a command line that is not a dispatcher event.
@@ -134,21 +147,24 @@ pub fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
 }
 
-/// The dispatcher event's arguments when nm-mptcp runs as a dispatcher hook: under
-/// nm-dispatcher (which sets `NM_DISPATCHER_ACTION`, since NetworkManager 1.12) or through a
-/// dispatcher script's name (`50-nm-mptcp`: dispatcher scripts are ordered by a number in
-/// front). `None` for a command line for clap.
+/// The dispatcher event's arguments when nm-mptcp runs as a dispatcher hook: from
+/// nm-dispatcher (`IFACE ACTION` with the same action in `NM_DISPATCHER_ACTION`, which it sets
+/// since NetworkManager 1.12; a command run from another dispatcher script inherits the
+/// variable but not the arguments) or through a dispatcher script's name (`50-nm-mptcp`:
+/// dispatcher scripts are ordered by a number in front). `None` for a command line for clap.
 pub fn hook_arguments<'a>(
     args: &'a [OsString],
     dispatcher_action: Option<&OsStr>,
 ) -> Option<&'a [OsString]> {
     let (program, rest) = args.split_first()?;
+    let from_dispatcher =
+        matches!(rest, [_, action] if Some(action.as_os_str()) == dispatcher_action);
     let script_name = Path::new(program).file_name().is_some_and(|name| {
         name.as_encoded_bytes()
             .first()
             .is_some_and(u8::is_ascii_digit)
     });
-    (dispatcher_action.is_some() || script_name).then_some(rest)
+    (from_dispatcher || script_name).then_some(rest)
 }
 
 /// Exit statuses, environment and files, as `--help` ends and the README lists them.
@@ -208,6 +224,11 @@ mod tests {
             Some(&args[1..])
         );
         assert_eq!(hook_arguments(&args, None), None);
+        // A command run from another dispatcher script inherits the variable only.
+        let args = os(&["/usr/bin/nm-mptcp", "status"]);
+        assert_eq!(hook_arguments(&args, Some(OsStr::new("up"))), None);
+        let args = os(&["/usr/bin/nm-mptcp", "watch", "--for"]);
+        assert_eq!(hook_arguments(&args, Some(OsStr::new("up"))), None);
         assert_eq!(hook_arguments(&[], None), None);
         // A copy under another name is still the command line tool.
         let args = os(&["/tmp/nm-mptcp-0.2", "status"]);
@@ -253,6 +274,20 @@ mod tests {
         }
         for (path, _) in FILES {
             assert!(readme.contains(&format!("`{path}`")), "README lacks {path}");
+        }
+        for action in hook_actions() {
+            assert!(
+                readme.contains(&format!("`{action}`")),
+                "README lacks action {action}"
+            );
+        }
+        for sub in command().get_subcommands() {
+            let usage = format!("\nnm-mptcp {}", sub.get_name());
+            assert!(
+                readme.contains(&usage),
+                "README's usage lacks {}",
+                sub.get_name()
+            );
         }
     }
 }

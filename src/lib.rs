@@ -114,10 +114,7 @@ fn exit(result: Result<(), Error>) -> ExitCode {
 fn clap_exit(error: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind as Clap;
     match error.kind() {
-        Clap::DisplayHelp | Clap::DisplayVersion => {
-            print!("{error}");
-            ExitCode::SUCCESS
-        }
+        Clap::DisplayHelp | Clap::DisplayVersion => exit(commands::emit(&error.to_string())),
         Clap::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprint!(
                 "nm-mptcp: a command or a dispatcher event (IFACE ACTION) is needed\n\n{error}"

@@ -126,19 +126,53 @@ fn under_the_dispatcher_any_interface_name_is_an_event() {
     );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("system bus"), "{}", stderr(&out));
-    // So does the dispatcher's link name, without the environment.
+    // So does a dispatcher script's name, without the environment: a link or a copy.
     let dir = std::env::temp_dir().join(format!("nm-mptcp-link-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("copy")).unwrap();
     let link = dir.join("50-nm-mptcp");
-    let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(BIN, &link).unwrap();
-    let out = Command::new(&link)
-        .args(["plan", "hostname"])
-        .env_remove("NM_DISPATCHER_ACTION")
+    let copy = dir.join("copy/50-nm-mptcp");
+    std::fs::copy(BIN, &copy).unwrap();
+    for script in [&link, &copy] {
+        let out = Command::new(script)
+            .args(["plan", "hostname"])
+            .env_remove("NM_DISPATCHER_ACTION")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script:?}: {}", stderr(&out));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_command_run_from_another_dispatcher_script_stays_a_command() {
+    // nm-dispatcher's environment is inherited by what its scripts run.
+    let (out, _) = run(
+        &["check-config"],
+        &[
+            ("NM_DISPATCHER_ACTION", "up"),
+            ("NM_MPTCP_CONFIG", "/nonexistent/config.toml"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
+}
+
+#[test]
+fn output_that_cannot_be_written_is_exit_1_not_a_crash() {
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .env("NM_MPTCP_CONFIG", "/nonexistent/config.toml")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
         .output()
         .unwrap();
-    std::fs::remove_dir_all(&dir).ok();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot write the output"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -103,13 +103,15 @@ impl fmt::Display for Warning {
 
 /// Each warning as serde writes it, with its message added.
 fn with_messages<S: Serializer>(warnings: &[Warning], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(warnings.iter().map(|warning| {
-        let mut value = serde_json::to_value(warning).unwrap_or_default();
+    let mut values = Vec::with_capacity(warnings.len());
+    for warning in warnings {
+        let mut value = serde_json::to_value(warning).map_err(serde::ser::Error::custom)?;
         if let serde_json::Value::Object(fields) = &mut value {
             fields.insert("message".into(), warning.to_string().into());
         }
-        value
-    }))
+        values.push(value);
+    }
+    serializer.collect_seq(values)
 }
 
 #[derive(Debug, Serialize)]
@@ -314,26 +316,21 @@ fn rp_filter(plan: &Plan, ledger: &Ledger, facts: &HostFacts) -> Vec<RpFilterSta
 }
 
 /// A name from outside as a terminal may show it: control characters and backslashes
-/// escaped (`\n`, `\u{1b}`, `\\`), everything else as it is.
+/// escaped (`\n`, `\u{1b}`, `\\`), everything else as it is. (Quoted names use `{:?}`.)
 pub fn escaped(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_control() || c == '\\' {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    escape_where(name, |c| c.is_control() || c == '\\')
 }
 
 /// A message for a terminal: control characters escaped (messages quote outside names
 /// with `{:?}` already, so backslashes stay as they are).
 pub fn terminal_safe(message: &str) -> String {
-    message
-        .chars()
+    escape_where(message, char::is_control)
+}
+
+fn escape_where(text: &str, escape: impl Fn(char) -> bool) -> String {
+    text.chars()
         .map(|c| {
-            if c.is_control() {
+            if escape(c) {
                 c.escape_debug().to_string()
             } else {
                 c.to_string()
@@ -411,8 +408,8 @@ pub fn render_status(status: &Status) -> String {
     for p in &status.profiles {
         let _ = writeln!(
             out,
-            "\nprofile \"{}\" on {} ({})",
-            escaped(&p.id),
+            "\nprofile {:?} on {} ({})",
+            p.id,
             escaped(&p.interface),
             p.flags
         );
@@ -449,9 +446,9 @@ pub fn render_plan(plan: &Plan, changes: &Changes) -> String {
     for device in &plan.devices {
         let _ = writeln!(
             out,
-            "\n{} (profile \"{}\", flags {} from {})",
+            "\n{} (profile {:?}, flags {} from {})",
             escaped(&device.interface),
-            escaped(&device.profile.id),
+            device.profile.id,
             device.flags.names().join(","),
             code(&device.flags_source)
         );

@@ -21,6 +21,17 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    /// Every action nm-mptcp acts on, in nm-dispatcher's order.
+    pub(crate) const HANDLED: [Action; 7] = [
+        Action::Up,
+        Action::PreDown,
+        Action::Down,
+        Action::Reapply,
+        Action::Dhcp4Change,
+        Action::Dhcp6Change,
+        Action::ConnectivityChange,
+    ];
+
     /// nm-dispatcher's name for the action.
     pub(crate) fn name(&self) -> &str {
         match self {
@@ -36,16 +47,10 @@ impl Action {
     }
 
     fn parse(text: &str) -> Action {
-        match text {
-            "up" => Action::Up,
-            "pre-down" => Action::PreDown,
-            "down" => Action::Down,
-            "reapply" => Action::Reapply,
-            "dhcp4-change" => Action::Dhcp4Change,
-            "dhcp6-change" => Action::Dhcp6Change,
-            "connectivity-change" => Action::ConnectivityChange,
-            other => Action::Ignored(other.to_owned()),
-        }
+        Action::HANDLED
+            .into_iter()
+            .find(|a| a.name() == text)
+            .unwrap_or_else(|| Action::Ignored(text.to_owned()))
     }
 
     /// NetworkManager changed what it applied without a signal that says so (a reapply of

@@ -184,16 +184,11 @@ impl Daemon {
             return Ok(());
         };
         let apply = reconcile::apply(&mut self.kernel, going_down, NmSource::Held(view), backing);
-        let outcome = match draining(&mut self.signals, &mut self.stale, apply).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                if e.kind == ErrorKind::Kernel {
-                    // A socket that failed stays failed: the next event gets fresh ones.
-                    self.kernel = NetlinkKernel::connect()?;
-                }
-                return Err(e);
-            }
-        };
+        let applied = draining(&mut self.signals, &mut self.stale, apply).await;
+        if reconcile::kernel_failed(&applied) {
+            self.kernel.reconnect();
+        }
+        let outcome = applied?;
         if outcome.changes.is_empty() && outcome.refused.is_empty() {
             tracing::debug!(endpoints = outcome.plan.endpoints.len(), "reconciled");
         } else {

@@ -4,6 +4,7 @@
 use std::io;
 use std::net::IpAddr;
 
+use crate::adapters::kernel::interfaces;
 use crate::adapters::kernel::mptcp::Refusal;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::kernel::sysctl;
@@ -71,7 +72,7 @@ impl Kernel for NetlinkKernel {
     }
 
     fn ifindex(&self, interface: &str) -> Option<u32> {
-        nix::net::if_::if_nametoindex(interface).ok()
+        interfaces::index(interface)
     }
 }
 

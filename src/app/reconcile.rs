@@ -19,7 +19,7 @@ use crate::adapters::nm::{self, Detail};
 use crate::adapters::nm_conf_files::{global_mptcp_flags, ConfPaths};
 use crate::changes::{changes, Backing, Changes, Current};
 use crate::diff::{diff, Operation};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::limits::Limits;
 use crate::model::{KernelAddress, KernelEndpoint};
 use crate::nm_view::NmView;
@@ -188,6 +188,15 @@ pub(crate) async fn apply(
         applied: executed.applied,
         refused: executed.refused,
     })
+}
+
+/// The kernel failed or refused something: a long-lived holder of the sockets should open
+/// fresh ones (`NetlinkKernel::reconnect`) before the next reconciliation.
+pub(crate) fn kernel_failed(applied: &Result<Outcome, Error>) -> bool {
+    match applied {
+        Ok(outcome) => !outcome.refused.is_empty(),
+        Err(e) => e.kind == ErrorKind::Kernel,
+    }
 }
 
 /// What carrying out the changes left behind.

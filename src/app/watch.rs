@@ -47,7 +47,11 @@ pub(crate) async fn run(seconds: u64) -> Result<(), Error> {
                 tokio::time::sleep(DEBOUNCE).await;
                 events.drain();
                 let apply = reconcile::apply(&mut kernel, None, NmSource::Read(Detail::Planning), Backing::Signals);
-                match apply.await {
+                let applied = apply.await;
+                if reconcile::kernel_failed(&applied) {
+                    kernel.reconnect();
+                }
+                match applied {
                     Ok(outcome) if !outcome.plan.awaiting_addresses => {
                         tracing::info!(endpoints = outcome.plan.endpoints.len(), "addresses settled");
                         return Ok(());
@@ -67,9 +71,9 @@ pub(crate) fn spawn() {
     use std::os::unix::process::CommandExt;
     let started = std::env::current_exe().and_then(|exe| {
         Command::new(exe)
+            // The hook may be a copy named 50-nm-mptcp, which would make `watch` an event.
+            .arg0("nm-mptcp")
             .arg("watch")
-            // Inherited from nm-dispatcher, it would make `watch` a dispatcher event.
-            .env_remove("NM_DISPATCHER_ACTION")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -7,10 +7,12 @@ use crate::report::escaped;
 pub(crate) fn run() -> Result<(), Error> {
     let path = config_file::path();
     let config = config_file::load(&path)?;
-    println!("{}: ok", escaped(&path.display().to_string()));
-    println!(
-        "limits: subflows {}, add_addr_accepted {}; kernel.enable_mptcp {}; rp_filter.relax {}",
-        config.subflows, config.add_addr_accepted, config.enable_mptcp, config.relax_rp_filter
-    );
-    Ok(())
+    super::emit(&format!(
+        "{}: ok\nlimits: subflows {}, add_addr_accepted {}; kernel.enable_mptcp {}; rp_filter.relax {}\n",
+        escaped(&path.display().to_string()),
+        config.subflows,
+        config.add_addr_accepted,
+        config.enable_mptcp,
+        config.relax_rp_filter
+    ))
 }

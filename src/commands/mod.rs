@@ -9,6 +9,8 @@ pub(crate) mod reconcile;
 pub(crate) mod status;
 pub(crate) mod watch;
 
+use std::io::Write;
+
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind};
@@ -18,9 +20,17 @@ fn print<T: Serialize>(value: &T, json: bool, render: impl Fn(&T) -> String) -> 
     if json {
         let text = serde_json::to_string_pretty(value)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot encode JSON: {e}")))?;
-        println!("{text}");
+        emit(&format!("{text}\n"))
     } else {
-        print!("{}", render(value));
+        emit(&render(value))
     }
-    Ok(())
+}
+
+/// Write to stdout; a closed or full stdout is an error (exit 1), not a panic.
+pub(crate) fn emit(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot write the output: {e}")))
 }

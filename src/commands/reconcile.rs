@@ -19,13 +19,15 @@ pub(crate) async fn run() -> Result<(), Error> {
         Backing::Event,
     )
     .await?;
-    for line in change_lines(&outcome.changes) {
-        println!("{line}");
-    }
-    println!(
-        "{} endpoint(s) planned, {} change(s) made",
+    let mut text: String = change_lines(&outcome.changes)
+        .iter()
+        .map(|line| format!("{line}\n"))
+        .collect();
+    text.push_str(&format!(
+        "{} endpoint(s) planned, {} change(s) made\n",
         outcome.plan.endpoints.len(),
         outcome.applied
-    );
+    ));
+    super::emit(&text)?;
     verdict(&outcome)
 }

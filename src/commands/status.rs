@@ -3,6 +3,7 @@
 //! user that can read the system bus and netlink (ownership is then inferred from the plan).
 
 use crate::adapters::config_file;
+use crate::adapters::kernel::interfaces;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::kernel::sysctl;
 use crate::adapters::ledger_store::{ledger_readable, read_ledger, run_dir};
@@ -25,16 +26,11 @@ pub(crate) async fn run(json: bool) -> Result<(), Error> {
         NmSource::Read(Detail::Full),
     )
     .await?;
-    let interface_name = |index| {
-        nix::net::if_::if_indextoname(index)
-            .ok()
-            .and_then(|n| n.into_string().ok())
-    };
     let facts = HostFacts {
         path_manager: sysctl::path_manager(),
         kernel_release: sysctl::kernel_release(),
         mptcpd_running: running("mptcpd"),
-        interface_name: &interface_name,
+        interface_name: &interfaces::name,
         rp_filter: &sysctl::rp_filter,
         run_dir: dir.display().to_string(),
     };

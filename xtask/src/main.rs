@@ -67,7 +67,7 @@ fn man_page() -> io::Result<Vec<u8>> {
     roff.control("SH", ["SYNOPSIS"]);
     roff.text([bold("nm-mptcp"), roman(" COMMAND [OPTIONS]")]);
     roff.control("br", []);
-    roff.text([bold("nm-mptcp"), roman(" IFACE ACTION")]);
+    roff.text([roman(cli::HOOK_USAGE)]);
     roff.to_writer(&mut out)?;
     man.render_description_section(&mut out)?;
     man.render_options_section(&mut out)?;
@@ -97,13 +97,13 @@ fn man_page() -> io::Result<Vec<u8>> {
     }
     roff.control("TP", [])
         .text([bold("IFACE ACTION")])
-        .text([roman(
+        .text([roman(format!(
             "A dispatcher event, as nm-dispatcher runs the hook (dispatcher.d/50-nm-mptcp and \
-             pre-down.d/50-nm-mptcp, links to the binary): up, pre-down, down, reapply, \
-             dhcp4-change, dhcp6-change and connectivity-change reconcile the whole host; \
-             any other action exits 0 at once. A running daemon takes the event over its \
-             control socket.",
-        )]);
+             pre-down.d/50-nm-mptcp, links to the binary): {} reconcile the whole host; any \
+             other action exits 0 at once. A running daemon takes the event over its control \
+             socket.",
+            cli::hook_actions().join(", ")
+        ))]);
     roff.control("SH", ["EXIT STATUS"]);
     for line in cli::exit_status_lines() {
         let (code, what) = line.split_once(' ').unwrap_or((&line, ""));

@@ -3,6 +3,7 @@
 //! as its owner lives (the daemon keeps them).
 
 pub(crate) mod addresses;
+pub(crate) mod interfaces;
 pub(crate) mod mptcp;
 mod mptcp_wire;
 pub(crate) mod netlink;

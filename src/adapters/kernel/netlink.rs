@@ -18,4 +18,13 @@ impl NetlinkKernel {
             addresses: AddressHandle::connect()?,
         })
     }
+
+    /// Fresh sockets for a holder whose last reconciliation failed in the kernel: a socket
+    /// that failed stays failed. If none can be opened, the old ones are kept.
+    pub(crate) fn reconnect(&mut self) {
+        match NetlinkKernel::connect() {
+            Ok(fresh) => *self = fresh,
+            Err(e) => tracing::warn!(error = %e, "cannot reopen the netlink sockets"),
+        }
+    }
 }
