@@ -6,11 +6,12 @@
 
 mod common;
 
-use common::{add_profile, endpoint_set, Lab, HOOK};
+use common::{add_profile, endpoint_set, Lab, Nm, HOOK};
 
-#[test]
-fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it() {
-    let lab = Lab::start("dmn");
+on_every_version!(the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it);
+
+fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it(nm: Nm) {
+    let lab = Lab::start_on("dmn", nm);
     lab.nm_sysctl(0);
     lab.install_hook();
     lab.link("e0", "s0");

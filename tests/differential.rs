@@ -1,4 +1,5 @@
-//! Differential test against the reference: NetworkManager 1.42's own MPTCP support.
+//! Differential test against the reference: NetworkManager's own MPTCP support, on every
+//! version the lab runs (1.42, 1.52, 1.58).
 //! For many randomized profile sets: activate them with NetworkManager's support on and no
 //! hook, record its endpoints, flush, run `nm-mptcp reconcile` with no NetworkManager event in
 //! between, and require exactly the same endpoints (address, device, flags; ids may differ).
@@ -9,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{add_profile, Lab};
+use common::{add_profile, Lab, Nm};
 
 const DEVICES: usize = 4;
 
@@ -116,8 +117,12 @@ fn random_profile(rng: &mut Rng, device: usize, budget: &mut usize) -> String {
     props.join(" ")
 }
 
-#[test]
-fn reconcile_equals_networkmanager_native_endpoints() {
+on_every_version!(
+    reconcile_equals_networkmanager_native_endpoints,
+    networkmanager_conf_default_applies_to_default_profiles,
+);
+
+fn reconcile_equals_networkmanager_native_endpoints(nm: Nm) {
     let cases: u64 = std::env::var("NM_MPTCP_DIFF_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -129,7 +134,7 @@ fn reconcile_equals_networkmanager_native_endpoints() {
     let mut rng = Rng(seed | 1);
     let mut cases_with_endpoints = 0;
 
-    let lab = Lab::start("diff");
+    let lab = Lab::start_on("diff", nm);
     for i in 0..DEVICES {
         lab.link(&format!("e{i}"), &format!("s{i}"));
     }
@@ -188,9 +193,8 @@ fn reconcile_equals_networkmanager_native_endpoints() {
     );
 }
 
-#[test]
-fn networkmanager_conf_default_applies_to_default_profiles() {
-    let lab = Lab::start("conf");
+fn networkmanager_conf_default_applies_to_default_profiles(nm: Nm) {
+    let lab = Lab::start_on("conf", nm);
     lab.link("e0", "s0");
     lab.link("e1", "s1");
     // enabled,signal,backup for every profile that says `default`; invisible on D-Bus.

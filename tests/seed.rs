@@ -1,15 +1,15 @@
-//! The RHEL chapter's scenario against a real NetworkManager 1.42 in a namespace lab, with
+//! The RHEL chapter's scenario against a real NetworkManager (1.42, 1.52, 1.58) in a namespace lab, with
 //! NetworkManager's own MPTCP support kept out of the way (it reads net.mptcp.enabled = 0
 //! from a bind-mounted file), so every endpoint in the kernel is the hook's.
 
 mod common;
 
-use common::{add_profile, Lab};
+use common::{add_profile, Lab, Nm};
 
 const SEED: &str = "signal,subflow,also-without-default-route";
 
-fn seed_lab(tag: &str) -> Lab {
-    let lab = Lab::start(tag);
+fn seed_lab(tag: &str, nm: Nm) -> Lab {
+    let lab = Lab::start_on(tag, nm);
     lab.nm_sysctl(0);
     lab.install_hook();
     for (client, server, server_address) in [
@@ -36,9 +36,14 @@ fn seed_lab(tag: &str) -> Lab {
     lab
 }
 
-#[test]
-fn seed_profiles_become_endpoints_follow_flag_changes_and_go_away_on_down() {
-    let lab = seed_lab("seed");
+on_every_version!(
+    seed_profiles_become_endpoints_follow_flag_changes_and_go_away_on_down,
+    plan_explains_every_address_and_changes_nothing,
+    an_interface_named_like_a_command_gets_its_endpoint_from_the_hook,
+);
+
+fn seed_profiles_become_endpoints_follow_flag_changes_and_go_away_on_down(nm: Nm) {
+    let lab = seed_lab("seed", nm);
     lab.sh(&format!(
         "for p in p0 p1 p2; do nmcli connection modify $p connection.mptcp-flags {SEED}; nmcli connection up $p >/dev/null; done"
     ));
@@ -70,11 +75,12 @@ fn seed_profiles_become_endpoints_follow_flag_changes_and_go_away_on_down() {
     lab.sh("nmcli device reapply enp4s0f0 && nmcli device reapply enp4s0f1 && nmcli device reapply enp6s0");
     lab.expect_endpoints(&[("192.0.2.2", "enp4s0f0", "signal subflow")]);
 
-    // `disabled` removes it; `default` (0) brings back NetworkManager 1.42's enabled,subflow.
+    // `disabled` removes it; `default` (0) brings back the built-in default: enabled,subflow
+    // (and laminar from 1.56).
     lab.sh("nmcli connection modify p0 connection.mptcp-flags disabled && nmcli device reapply enp4s0f0");
     lab.expect_endpoints(&[]);
     lab.sh("nmcli connection modify p0 connection.mptcp-flags default && nmcli device reapply enp4s0f0");
-    lab.expect_endpoints(&[("192.0.2.2", "enp4s0f0", "subflow")]);
+    lab.expect_endpoints(&[("192.0.2.2", "enp4s0f0", nm.default_endpoint_flags())]);
 
     lab.sh("nmcli connection down p0 >/dev/null");
     lab.expect_endpoints(&[]);
@@ -89,9 +95,8 @@ fn seed_profiles_become_endpoints_follow_flag_changes_and_go_away_on_down() {
     );
 }
 
-#[test]
-fn plan_explains_every_address_and_changes_nothing() {
-    let lab = seed_lab("plan");
+fn plan_explains_every_address_and_changes_nothing(nm: Nm) {
+    let lab = seed_lab("plan", nm);
     lab.sh("nmcli connection modify p0 connection.mptcp-flags signal,subflow");
     lab.sh("nmcli connection modify p1 connection.mptcp-flags signal,subflow");
     lab.uninstall_hook();
@@ -117,7 +122,13 @@ fn plan_explains_every_address_and_changes_nothing() {
         "no-default-route"
     );
     assert_eq!(plan["operations"][0]["op"], "add");
-    assert_eq!(plan["plan"]["nm_version"], "1.42.4");
+    assert!(
+        plan["plan"]["nm_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with(&format!("{}.", nm.version()))),
+        "{}",
+        plan["plan"]["nm_version"]
+    );
     // Nothing was applied.
     assert!(lab.endpoints().is_empty());
     let text = lab.nm_mptcp(&["plan"]);
@@ -128,9 +139,8 @@ fn plan_explains_every_address_and_changes_nothing() {
     );
 }
 
-#[test]
-fn an_interface_named_like_a_command_gets_its_endpoint_from_the_hook() {
-    let lab = Lab::start("named");
+fn an_interface_named_like_a_command_gets_its_endpoint_from_the_hook(nm: Nm) {
+    let lab = Lab::start_on("named", nm);
     lab.nm_sysctl(0);
     lab.install_hook();
     lab.link("status", "s0");

@@ -48,9 +48,9 @@ impl std::fmt::Display for Operation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeleteReason {
-    /// nm-mptcp created it and the plan no longer wants it.
+    /// nm-mptcp manages it (created or adopted) and the plan no longer wants it.
     NoLongerWanted,
-    /// nm-mptcp created it, but the device or flags changed: deleted, then added anew
+    /// nm-mptcp manages it, but the device or flags changed: deleted, then added anew
     /// (as NetworkManager does; the id changes).
     Replaced,
     /// The kernel made an implicit endpoint for an address the plan wants.
@@ -73,8 +73,9 @@ pub fn diff(
             Some(_) if k.flags.contains(EndpointFlags::IMPLICIT) => {
                 Some(DeleteReason::ImplicitReplaced)
             }
-            None if ledger.created(k) => Some(DeleteReason::NoLongerWanted),
-            // Foreign, or adopted from NetworkManager and no longer wanted: not ours to delete.
+            // Created or adopted: nm-mptcp manages it either way (see `ownership`).
+            None if ledger.owns(k) => Some(DeleteReason::NoLongerWanted),
+            // Foreign: not ours to delete.
             _ => None,
         };
         if let Some(why) = why {
@@ -221,18 +222,27 @@ mod tests {
     }
 
     #[test]
-    fn owned_endpoint_no_longer_wanted_is_deleted_adopted_one_is_left() {
-        let kernel = [held(1, "192.0.2.2", 2, SUB), held(2, "192.0.2.3", 2, SUB)];
+    fn managed_endpoints_no_longer_wanted_are_deleted_created_or_adopted() {
+        // An adopted endpoint is exactly what nm-mptcp wanted (NetworkManager's own support
+        // made it first, or a lost ledger was rebuilt): managed like one nm-mptcp added, so
+        // it leaves with its profile and never blocks a better address at the cap.
+        let kernel = [
+            held(1, "192.0.2.2", 2, SUB),
+            held(2, "192.0.2.3", 2, SUB),
+            held(3, "203.0.113.9", 9, SIG),
+        ];
         let ledger = ledger_of(&[(&kernel[0], true), (&kernel[1], false)]);
-        let ops = diff(&[], &kernel, &ledger);
-        assert_eq!(
-            ops,
-            vec![Operation::Delete {
-                id: 1,
-                address: ip("192.0.2.2"),
-                why: DeleteReason::NoLongerWanted
-            }]
-        );
+        let deleted: Vec<u8> = diff(&[], &kernel, &ledger)
+            .iter()
+            .map(|op| match op {
+                Operation::Delete { id, why, .. } => {
+                    assert_eq!(*why, DeleteReason::NoLongerWanted);
+                    *id
+                }
+                Operation::Add(_) => panic!("nothing to add"),
+            })
+            .collect();
+        assert_eq!(deleted, vec![1, 2], "the foreign one stays");
     }
 
     #[test]

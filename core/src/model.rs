@@ -128,8 +128,12 @@ pub struct KernelAddress {
     pub temporary: bool,
     /// Duplicate address detection has not finished (or failed).
     pub tentative: bool,
-    /// No lifetime (`ip addr add`, static profile addresses); SLAAC and DHCP ones expire.
+    /// No lifetime (`ip addr add`, static profile addresses, and SLAAC or DHCP ones whose
+    /// router gave an infinite lifetime).
     pub permanent: bool,
+    /// `noprefixroute`: NetworkManager adds every address of its own so (it sets the prefix
+    /// routes itself); `ip addr add` does not unless asked.
+    pub no_prefix_route: bool,
 }
 
 /// An endpoint as the kernel reports it.

@@ -26,8 +26,10 @@ pub struct LedgerEntry {
     /// Kernel flag bits, as added.
     pub flags: u32,
     pub profile: Option<ProfileRef>,
-    /// nm-mptcp added it (true) or found it already exactly as wanted, e.g. made by
-    /// NetworkManager's own MPTCP support (false). Only created endpoints are ever deleted.
+    /// nm-mptcp added it (true) or adopted it: found it already exactly as wanted, made by
+    /// NetworkManager's own MPTCP support for the same profile, or by nm-mptcp before its
+    /// ledger was lost (false). Both are managed alike: replaced when the plan changes,
+    /// deleted when it no longer wants them; this only records where it came from.
     pub created: bool,
 }
 
@@ -77,7 +79,8 @@ impl Ledger {
 
     /// The ledger after an apply: every kernel endpoint that is now exactly as planned is ours
     /// (created if we added its address in this run or earlier, else adopted), and endpoints
-    /// we created that could not be deleted stay recorded so a later event retries.
+    /// we managed that could not be deleted stay recorded so a later event retries (a
+    /// refused run must not turn them into someone else's).
     pub fn after_apply(
         &self,
         desired: &[DesiredEndpoint],
@@ -93,7 +96,7 @@ impl Ledger {
                     Some(d.profile.clone()),
                     self.created(k) || added.contains(&k.address),
                 )),
-                None => self.entry(k).filter(|e| e.created).cloned(),
+                None => self.entry(k).cloned(),
             })
             .collect();
         Ledger {
@@ -111,20 +114,23 @@ mod tests {
 
     #[test]
     fn after_apply_records_created_adopted_and_undeleted() {
+        let undeleted_created =
+            KernelEndpoint::on_device(3, "192.0.2.9", 2, EndpointFlags::SUBFLOW);
+        let undeleted_adopted =
+            KernelEndpoint::on_device(5, "192.0.2.8", 2, EndpointFlags::SUBFLOW);
         let old = Ledger {
-            entries: vec![LedgerEntry::from_kernel(
-                &KernelEndpoint::on_device(3, "192.0.2.9", 2, EndpointFlags::SUBFLOW),
-                "e0",
-                None,
-                true,
-            )],
+            entries: vec![
+                LedgerEntry::from_kernel(&undeleted_created, "e0", None, true),
+                LedgerEntry::from_kernel(&undeleted_adopted, "e0", None, false),
+            ],
             ..Ledger::default()
         };
         let kernel = [
             KernelEndpoint::on_device(1, "192.0.2.1", 2, EndpointFlags::SUBFLOW),
             KernelEndpoint::on_device(2, "192.0.2.2", 2, EndpointFlags::SUBFLOW),
-            KernelEndpoint::on_device(3, "192.0.2.9", 2, EndpointFlags::SUBFLOW),
+            undeleted_created,
             KernelEndpoint::on_device(4, "203.0.113.1", 2, EndpointFlags::SUBFLOW),
+            undeleted_adopted,
         ];
         let added: HashSet<IpAddr> = ["192.0.2.1".parse().unwrap()].into();
         let new = old.after_apply(
@@ -136,6 +142,6 @@ mod tests {
             &added,
         );
         let summary: Vec<_> = new.entries.iter().map(|e| (e.id, e.created)).collect();
-        assert_eq!(summary, vec![(1, true), (2, false), (3, true)]);
+        assert_eq!(summary, vec![(1, true), (2, false), (3, true), (5, false)]);
     }
 }

@@ -92,15 +92,18 @@ fn family_state(family: &NmFamily, kernel: &[&KernelAddress], v6: bool) -> Famil
         push(address, AddressSource::Dhcp);
     }
     if v6 {
-        // NetworkManager 1.42 does SLAAC itself: its addresses expire, unlike static ones,
-        // and are never the kernel's temporary (privacy) addresses. Link-local comes last.
+        // NetworkManager does SLAAC itself and adds its addresses with `noprefixroute`; they
+        // are never the kernel's temporary (privacy) addresses. With privacy on, the stable
+        // address is `mngtmpaddr`, and a router's infinite lifetime makes it permanent, so
+        // neither a lifetime nor its absence tells it from a hand-added address: the flag
+        // does (an address with a lifetime still counts, as before). Link-local comes last.
         let auto = family.method == Method::Auto;
         let mut slaac: Vec<&&KernelAddress> = kernel
             .iter()
             .filter(|k| k.address.is_ipv6() && !k.temporary)
             .filter(|k| {
                 let link_local = is_ipv6_link_local(k.address);
-                link_local || (auto && !k.permanent)
+                link_local || (auto && (k.no_prefix_route || !k.permanent))
             })
             .collect();
         slaac.sort_by_key(|k| is_ipv6_link_local(k.address));
@@ -169,6 +172,7 @@ mod tests {
             temporary: false,
             tentative: false,
             permanent,
+            no_prefix_route: false,
         }
     }
 
@@ -296,6 +300,32 @@ mod tests {
             .collect();
         assert_eq!(got, vec!["2001:db8::1", "fe80::1"]);
         assert!(!host.devices[0].ipv6.settling);
+    }
+
+    #[test]
+    fn slaac_with_privacy_or_an_infinite_lifetime_is_networkmanagers_by_its_flag() {
+        // ip6-privacy 2 under a router with infinite lifetimes: the stable address is
+        // `mngtmpaddr noprefixroute` and permanent; the temporary one beside it is not ours.
+        let mut stable = kaddr(2, "2001:db8:5::c569", true);
+        stable.no_prefix_route = true;
+        let mut temporary = kaddr(2, "2001:db8:5::20f5", false);
+        temporary.temporary = true;
+        let hand_added = kaddr(2, "2001:db8:5::99", true);
+        let kernel = [stable, temporary, hand_added];
+        let view = NmView {
+            version: None,
+            starting: false,
+            devices: vec![device(v4(Method::Disabled, &[]), v4(Method::Auto, &[]))],
+        };
+        let host = assemble(&view, &facts(&kernel));
+        let got: Vec<_> = host.devices[0]
+            .ipv6
+            .addresses
+            .iter()
+            .map(|a| (a.address.to_string(), a.source))
+            .collect();
+        assert_eq!(got, vec![("2001:db8:5::c569".into(), AddressSource::Slaac)]);
+        assert!(!host.devices[0].ipv6.settling, "not waiting for ever");
     }
 
     #[test]

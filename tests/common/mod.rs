@@ -16,21 +16,97 @@ fn lab_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh")
 }
 
+/// A NetworkManager release the lab runs: the host's own (Debian 12), or one from a Debian
+/// root that tests/lab/lab.sh builds once (`LAB_NM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nm {
+    V1_42,
+    V1_52,
+    V1_58,
+}
+
+impl Nm {
+    pub fn version(self) -> &'static str {
+        match self {
+            Nm::V1_42 => "1.42",
+            Nm::V1_52 => "1.52",
+            Nm::V1_58 => "1.58",
+        }
+    }
+
+    /// Whether this version is to be tested: `NM_MPTCP_LAB_VERSIONS` (say `1.42,1.58`) narrows
+    /// the default, every one.
+    pub fn selected(self) -> bool {
+        std::env::var("NM_MPTCP_LAB_VERSIONS")
+            .map(|list| list.split(',').any(|v| v.trim() == self.version()))
+            .unwrap_or(true)
+    }
+
+    /// From 1.56 the built-in default (and `default` profiles) adds `laminar`.
+    pub fn default_endpoint_flags(self) -> &'static str {
+        match self {
+            Nm::V1_42 | Nm::V1_52 => "subflow",
+            Nm::V1_58 => "subflow laminar",
+        }
+    }
+}
+
+/// Run each named `fn(Nm)` as a test on every NetworkManager version, in modules `nm_1_42`,
+/// `nm_1_52` and `nm_1_58`.
+#[macro_export]
+macro_rules! on_every_version {
+    ($($test:ident),+ $(,)?) => {
+        $crate::on_every_version!(@version nm_1_42, V1_42, $($test),+);
+        $crate::on_every_version!(@version nm_1_52, V1_52, $($test),+);
+        $crate::on_every_version!(@version nm_1_58, V1_58, $($test),+);
+    };
+    (@version $module:ident, $nm:ident, $($test:ident),+) => {
+        mod $module {
+            $(
+                #[test]
+                fn $test() {
+                    let nm = $crate::common::Nm::$nm;
+                    if !nm.selected() {
+                        eprintln!("NetworkManager {} not in NM_MPTCP_LAB_VERSIONS", nm.version());
+                        return;
+                    }
+                    super::$test(nm)
+                }
+            )+
+        }
+    };
+}
+
 pub struct Lab {
     pub name: String,
+    pub nm: Nm,
 }
 
 impl Lab {
-    /// Start a lab whose name is unique per test (and per process, for parallel runs).
+    /// Start a lab with the host's NetworkManager, named uniquely per test (and per
+    /// process, for parallel runs).
     pub fn start(tag: &str) -> Lab {
+        Lab::start_on(tag, Nm::V1_42)
+    }
+
+    /// Start a lab with NetworkManager `nm`; `tag` is at most 7 letters.
+    pub fn start_on(tag: &str, nm: Nm) -> Lab {
         assert!(
             nix_is_root(),
             "integration tests need root (network namespaces, NetworkManager)"
         );
-        let name = format!("{tag}{}", std::process::id() % 10000);
-        let lab = Lab { name };
+        let name = match nm {
+            Nm::V1_42 => format!("{tag}{}", std::process::id() % 10000),
+            _ => format!("{tag}{}{}", &nm.version()[2..], std::process::id() % 1000),
+        };
+        let lab = Lab { name, nm };
         lab.script(&["stop", &lab.name]);
-        let out = lab.script(&["start", &lab.name]);
+        let out = Command::new("bash")
+            .arg(lab_script())
+            .args(["start", &lab.name])
+            .env("LAB_NM", nm.version())
+            .output()
+            .expect("run tests/lab/lab.sh");
         assert!(
             out.status.success(),
             "lab {} did not start:\n{}{}",

@@ -11,6 +11,13 @@
 #   lab.sh restart-nm NAME       stop NetworkManager and start it again (same state)
 #   lab.sh logs NAME             dbus-daemon/nm-dispatcher (hook output) and NetworkManager logs
 #   lab.sh stop NAME | stop-all
+#   lab.sh root VERSION          build (once) and print the root for NetworkManager VERSION
+#
+# LAB_NM=1.52 or 1.58 at start runs that NetworkManager (with its D-Bus and nm-dispatcher)
+# from a minimal Debian root (trixie, sid) made once with mmdebstrap into $LAB_ROOTS (default
+# /var/cache/nm-mptcp-lab); unset or 1.42, the host's own (Debian 12). The holder chroots
+# into the root with the lab's state and this checkout bound in at the same paths, so the
+# static nm-mptcp binary and this script run there as they are.
 #
 # NAME is 1-12 lowercase letters or digits; state lives in /tmp/nm-mptcp-lab/NAME/.
 # One holder process (sleep) in NAME-c owns a private mount namespace: /run, NetworkManager's
@@ -24,7 +31,9 @@
 set -euo pipefail
 
 ROOT=$(realpath -m -- "${LAB_ROOT:-/tmp/nm-mptcp-lab}") # LAB_ROOT: only to test the harness
+ROOTS=$(realpath -m -- "${LAB_ROOTS:-/var/cache/nm-mptcp-lab}")
 SELF=$(realpath "${BASH_SOURCE[0]}")
+REPO=$(dirname "$(dirname "$(dirname "$SELF")")")
 START_TIMEOUT=20 # seconds until nmcli answers after start / restart-nm
 LINK_TIMEOUT=10  # seconds until a new veth is usable by NetworkManager
 HOOK=50-nm-mptcp
@@ -55,19 +64,70 @@ holder_pid() {
     echo "$pid"
 }
 
+# nsenter's flags for the lab's namespaces (and, in a root of another release, its root and
+# working directory).
+lab_ns_flags() {
+    if [[ -s $(state "$1")/root ]]; then echo "-n -m -r -w"; else echo "-n -m"; fi
+}
+
 in_lab() {
     local name=$1 pid
     shift
     pid=$(holder_pid "$name")
-    nsenter -t "$pid" -n -m -- "$@"
+    # shellcheck disable=SC2046 # the flags are words
+    nsenter -t "$pid" $(lab_ns_flags "$name") -- "$@"
+}
+
+# The Debian release that ships NetworkManager VERSION; empty for the host's own.
+suite_of() {
+    case $1 in
+    "" | 1.42) echo "" ;;
+    1.52) echo trixie ;;
+    1.58) echo sid ;;
+    *) die "no Debian release known for NetworkManager $1 (1.42, 1.52 or 1.58)" ;;
+    esac
+}
+
+# Build the root for NetworkManager VERSION once (racing labs wait for the first) and print it.
+root() {
+    local suite dir
+    suite=$(suite_of "$1")
+    [[ -n $suite ]] || die "NetworkManager $1 is the host's own: no root to build"
+    dir=$ROOTS/$suite
+    mkdir -p "$ROOTS"
+    (
+        flock 9
+        [[ -x $dir/usr/sbin/NetworkManager ]] && exit 0
+        command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (apt-get install mmdebstrap)"
+        rm -rf "$dir.tmp"
+        mmdebstrap --quiet --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
+            --include=network-manager,dbus,iproute2,procps "$suite" "$dir.tmp" >&2 ||
+            die "mmdebstrap $suite failed"
+        rm -rf "$dir"
+        mv "$dir.tmp" "$dir"
+    ) 9>"$ROOTS/$suite.lock"
+    echo "$dir"
 }
 
 # Runs as `ip netns exec NAME-c unshare -m --propagation private lab.sh __holder DIR`;
 # becomes the lab's long-lived holder.
 holder() {
-    local dir=$1 d i
+    local dir=$1 d i r
     echo $$ >"$dir/holder.pid.new"
     mv "$dir/holder.pid.new" "$dir/holder.pid"
+    if [[ -s $dir/root && -z ${LAB_IN_ROOT:-} ]]; then
+        # A mount point of its own, so `unshare --propagation private` works inside.
+        r=$(cat "$dir/root")
+        mount --bind "$r" "$r"
+        mount -t proc proc "$r/proc"
+        mount --rbind /sys "$r/sys"
+        mount --rbind /dev "$r/dev"
+        for d in "$dir" "$REPO"; do
+            mkdir -p "$r$d"
+            mount --bind "$d" "$r$d"
+        done
+        LAB_IN_ROOT=1 exec chroot "$r" bash "$SELF" __holder "$dir"
+    fi
     mount -t tmpfs -o mode=0755 tmpfs /run
     mkdir -p /run/dbus /run/NetworkManager
     # With a read-only /sys NetworkManager does not wait for udev (there is none) and manages
@@ -124,8 +184,9 @@ wait_for_nm() {
     local name=$1 watch=${2:-} dir deadline=$((SECONDS + START_TIMEOUT))
     dir=$(state "$name")
     while ((SECONDS < deadline)); do
+        # shellcheck disable=SC2046 # the flags are words
         if [[ -s $dir/holder.pid ]] &&
-            timeout 5 nsenter -t "$(cat "$dir/holder.pid")" -n -m -- \
+            timeout 5 nsenter -t "$(cat "$dir/holder.pid")" $(lab_ns_flags "$name") -- \
                 nmcli -t general status >/dev/null 2>&1; then
             return 0
         fi
@@ -149,6 +210,9 @@ start() {
     [[ -e /run/netns/$name-c || -e /run/netns/$name-s ]] && die "lab $name exists; stop it first"
     rm -rf "$dir"
     mkdir -p "$dir"
+    if [[ -n $(suite_of "${LAB_NM:-}") ]]; then
+        root "$LAB_NM" >"$dir/root"
+    fi
     printf '1\n' >"$dir/nm-sysctl"
     [[ ${LAB_NM_DEBUG:-} == 1 ]] && level=DEBUG
     # dns=none, hostname-mode=none: NetworkManager shares the host's /etc/resolv.conf and
@@ -303,7 +367,7 @@ stop_all() {
 }
 
 usage() {
-    sed -n '4,13p' "$SELF" | sed 's/^# *//' >&2
+    sed -n '4,14p' "$SELF" | sed 's/^# *//' >&2
     exit 2
 }
 
@@ -312,6 +376,10 @@ case $cmd in
 __holder) holder "$2" ;;   # internal: inside NAME-c's private mount namespace
 __start_nm) start_nm "$2" ;; # internal: inside the lab (restart-nm)
 stop-all) stop_all ;;
+root)
+    [[ $# == 2 ]] || usage
+    root "$2"
+    ;;
 "" | -h | --help | help) usage ;;
 *)
     [[ $# -ge 2 ]] || usage
@@ -323,7 +391,8 @@ stop-all) stop_all ;;
     exec)
         [[ $# -ge 1 ]] || die "exec NAME CMD..."
         pid=$(holder_pid "$name")
-        exec nsenter -t "$pid" -n -m -- "$@"
+        # shellcheck disable=SC2046 # the flags are words
+        exec nsenter -t "$pid" $(lab_ns_flags "$name") -- "$@"
         ;;
     peer)
         [[ $# -ge 1 ]] || die "peer NAME CMD..."

@@ -58,6 +58,7 @@ async fn dump(handle: &rtnetlink::Handle) -> Result<Vec<KernelAddress>, Error> {
                 temporary: v6 && flags.contains(AddressFlags::Secondary),
                 tentative: flags.intersects(AddressFlags::Tentative | AddressFlags::Dadfailed),
                 permanent: flags.contains(AddressFlags::Permanent),
+                no_prefix_route: flags.contains(AddressFlags::Noprefixroute),
             })
         })
         .collect())
