@@ -229,3 +229,35 @@ fn a_kernel_full_of_foreign_endpoints_and_a_vanished_interface_are_not_errors() 
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_lost_ledger_is_rebuilt_without_orphaning_endpoints() {
+    let lab = Lab::start("lost");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    activate_subflow_profiles(&lab, 2);
+    let both = [("10.0.0.2", "e0", "subflow"), ("10.1.0.2", "e1", "subflow")];
+    lab.expect_endpoints(&both);
+    // The ledger is lost (or corrupt): the next event adopts what is exactly as wanted...
+    lab.sh("echo '{not json' > /run/nm-mptcp/ledger.json");
+    let out = lab.nm_mptcp(&["reconcile"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
+    assert!(
+        status["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["owner"] == "nm-mptcp"),
+        "{status}"
+    );
+    // ...and still takes it away with its profile.
+    lab.sh("nmcli connection down p0 >/dev/null");
+    lab.expect_endpoints(&both[1..]);
+    assert_eq!(lab.hook_failures(), Vec::<String>::new());
+}
