@@ -254,7 +254,12 @@ impl Daemon {
             // NetworkManager signals what it did before it calls the dispatcher, and the bus
             // answers this after routing those signals here: once it has, they are queued.
             if !self.networkmanager_present().await? {
-                return Err(Error::nm("NetworkManager is not on the bus"));
+                // It is stopping, or starting and not on the bus yet (1.52 sends an event
+                // then): nothing can be read now, and the daemon reconciles as soon as its
+                // name is back, so the event is done, not failed.
+                tracing::info!("NetworkManager is not on the bus; reconciling when it is back");
+                self.view = None;
+                return Ok(());
             }
             self.stale |= self.drain_signals();
             self.settle(
