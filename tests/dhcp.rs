@@ -23,11 +23,12 @@ fn start_dnsmasq(lab: &Lab, router: bool) {
     ));
 }
 
-/// The profile's endpoints once NetworkManager's addresses (DHCP lease, SLAAC) are in.
+/// The profile's endpoints once NetworkManager's addresses (DHCP lease, SLAAC) are in and
+/// duplicate address detection is over (NetworkManager 1.52 and later wait for it).
 fn wait_for_dynamic_addresses(lab: &Lab) {
     lab.sh(
         "for i in $(seq 100); do
-           ip -6 addr show dev e0 scope global | grep -q 2001:db8:5: && ip -4 addr show dev e0 | grep -q 10.5.0. && exit 0
+           ip -6 addr show dev e0 scope global | grep -v tentative | grep -q 2001:db8:5: && ip -4 addr show dev e0 | grep -q 10.5.0. && exit 0
            sleep 0.1
          done; ip addr show dev e0; exit 1",
     );
