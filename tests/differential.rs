@@ -166,6 +166,8 @@ fn reconcile_equals_networkmanager_native_endpoints(nm: Nm) {
             lab.sh(&script.join("\n"));
         }
 
+        // NetworkManager 1.52 and later add an IPv6 endpoint only once DAD is over.
+        lab.sh("for i in $(seq 100); do [ -z \"$(ip -6 addr show tentative)\" ] && exit 0; sleep 0.1; done; exit 1");
         let native = lab.settled_endpoints(Duration::from_millis(800));
         // Beside NetworkManager's own endpoints (the usual host) nm-mptcp adopts them and
         // changes nothing: within 8 candidates both rank alike.
