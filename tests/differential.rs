@@ -242,4 +242,25 @@ fn networkmanager_conf_default_applies_to_default_profiles(nm: Nm) {
     assert_eq!(lab.endpoints(), native);
     let plan = String::from_utf8_lossy(&lab.nm_mptcp(&["plan"]).stdout).into_owned();
     assert!(plan.contains("from global-default"), "{plan}");
+
+    // The lab starts NetworkManager with --config (its main file is not in /etc): set the
+    // default there instead, and nm-mptcp must find it where NetworkManager does.
+    lab.sh("rm /etc/NetworkManager/conf.d/50-mptcp.conf");
+    let main_file = lab.state_file("NetworkManager.conf");
+    let mut text = std::fs::read_to_string(&main_file).unwrap();
+    text.push_str("\n[connection-mptcp]\nconnection.mptcp-flags=0x12\n");
+    std::fs::write(&main_file, text).unwrap();
+    lab.sh("nmcli general reload conf && nmcli connection down c0 >/dev/null && nmcli connection up c0 >/dev/null");
+    let native = lab.settled_endpoints(Duration::from_millis(800));
+    assert!(
+        native.contains(&(
+            "10.1.0.1".to_string(),
+            "e0".to_string(),
+            "signal".to_string()
+        )),
+        "NetworkManager did not take its main file's default: {native:?}"
+    );
+    lab.sh("ip mptcp endpoint flush; rm -f /run/nm-mptcp/ledger.json");
+    assert!(lab.nm_mptcp(&["reconcile"]).status.success());
+    assert_eq!(lab.endpoints(), native);
 }

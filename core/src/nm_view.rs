@@ -12,6 +12,8 @@ pub struct NmView {
     pub version: Option<NmVersion>,
     /// NetworkManager is still starting (its `Startup` property): devices are not back yet.
     pub starting: bool,
+    /// NetworkManager's process, whose command line says where its configuration is.
+    pub pid: Option<u32>,
     /// Devices of active connections, in activation order.
     pub devices: Vec<NmDevice>,
 }

@@ -256,6 +256,7 @@ mod tests {
         let view = NmView {
             version: None,
             starting: false,
+            pid: None,
             devices: vec![device(ipv4, v4(Method::Disabled, &[]))],
         };
         let host = assemble(&view, &facts(&kernel));
@@ -289,6 +290,7 @@ mod tests {
         let view = NmView {
             version: None,
             starting: false,
+            pid: None,
             devices: vec![device(v4(Method::Disabled, &[]), v4(Method::Auto, &[]))],
         };
         let host = assemble(&view, &facts(&kernel));
@@ -315,6 +317,7 @@ mod tests {
         let view = NmView {
             version: None,
             starting: false,
+            pid: None,
             devices: vec![device(v4(Method::Disabled, &[]), v4(Method::Auto, &[]))],
         };
         let host = assemble(&view, &facts(&kernel));
@@ -333,6 +336,7 @@ mod tests {
         let view = NmView {
             version: None,
             starting: false,
+            pid: None,
             devices: vec![device(
                 v4(Method::Manual, &["192.0.2.2"]),
                 v4(Method::Auto, &[]),
@@ -356,6 +360,7 @@ mod tests {
         let mut view = NmView {
             version: None,
             starting: false,
+            pid: None,
             devices: vec![device(
                 v4(Method::Manual, &["192.0.2.2"]),
                 v4(Method::Disabled, &[]),
@@ -370,6 +375,7 @@ mod tests {
         let mut view = NmView {
             version: None,
             starting: false,
+            pid: None,
             devices: vec![device(v4(Method::Manual, &[]), v4(Method::Disabled, &[]))],
         };
         let mut f = facts(&[]);

@@ -26,6 +26,43 @@ impl Default for ConfPaths {
     }
 }
 
+impl ConfPaths {
+    /// Where the running NetworkManager (process `pid`) reads its configuration: the
+    /// defaults, moved by its `--config`, `--config-dir` and `--system-config-dir`.
+    pub(crate) fn of_process(pid: Option<u32>) -> ConfPaths {
+        let command_line = pid
+            .and_then(|pid| fs::read(format!("/proc/{pid}/cmdline")).ok())
+            .unwrap_or_default();
+        let args: Vec<&str> = command_line
+            .split(|b| *b == 0)
+            .filter_map(|arg| std::str::from_utf8(arg).ok())
+            .collect();
+        ConfPaths::from_command_line(&args)
+    }
+
+    /// NetworkManager's options as GLib parses them: `--name=VALUE` or `--name VALUE`.
+    fn from_command_line(args: &[&str]) -> ConfPaths {
+        let mut paths = ConfPaths::default();
+        let mut words = args.iter().skip(1);
+        while let Some(word) = words.next() {
+            let (name, inline) = match word.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (*word, None),
+            };
+            let slot = match name {
+                "--config" => &mut paths.main_file,
+                "--config-dir" => &mut paths.dir,
+                "--system-config-dir" => &mut paths.system_dir,
+                _ => continue,
+            };
+            if let Some(value) = inline.or_else(|| words.next().copied()) {
+                *slot = PathBuf::from(value);
+            }
+        }
+        paths
+    }
+}
+
 /// The files in the order NetworkManager reads them: /usr/lib, /run (each shadowed by a
 /// file of the same name in a later directory), the main file, then /etc's conf.d, each
 /// directory's `*.conf` sorted by name.
@@ -73,6 +110,27 @@ pub(crate) fn global_mptcp_flags(paths: &ConfPaths) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networkmanagers_command_line_moves_its_configuration() {
+        let paths = ConfPaths::from_command_line(&[
+            "NetworkManager",
+            "--no-daemon",
+            "--config=/tmp/lab/NetworkManager.conf",
+            "--config-dir",
+            "/srv/nm/conf.d",
+            "--debug",
+        ]);
+        assert_eq!(
+            paths.main_file,
+            PathBuf::from("/tmp/lab/NetworkManager.conf")
+        );
+        assert_eq!(paths.dir, PathBuf::from("/srv/nm/conf.d"));
+        assert_eq!(paths.system_dir, ConfPaths::default().system_dir);
+        let plain = ConfPaths::from_command_line(&["/usr/sbin/NetworkManager", "--no-daemon"]);
+        assert_eq!(plain.main_file, ConfPaths::default().main_file);
+        assert_eq!(ConfPaths::of_process(None).dir, ConfPaths::default().dir);
+    }
 
     #[test]
     fn files_follow_networkmanager_directory_order_and_shadowing() {

@@ -94,7 +94,7 @@ pub(crate) async fn survey(
         kernel_addresses: &addresses,
         ifindex_of: &ifindex_of,
         sysctl_enabled: kernel.mptcp_enabled(),
-        global_default: global_mptcp_flags(&ConfPaths::default()),
+        global_default: global_mptcp_flags(&ConfPaths::of_process(view.pid)),
         going_down,
     };
     let host = assemble(&view, &facts);

@@ -218,7 +218,8 @@ impl Lab {
         self.exec(&argv)
     }
 
-    fn state_file(&self, name: &str) -> String {
+    /// A file of the lab's state (its NetworkManager.conf, logs), seen from the host.
+    pub fn state_file(&self, name: &str) -> String {
         format!("/tmp/nm-mptcp-lab/{}/{name}", self.name)
     }
 

@@ -67,6 +67,20 @@ pub(crate) async fn present(bus: &Connection) -> Result<bool, Error> {
     .map_err(asking)
 }
 
+/// The process that owns NetworkManager's name on the bus; `None` if the bus cannot say.
+pub(super) async fn owner_pid(bus: &Connection) -> Result<Option<u32>, Error> {
+    let reply = bus
+        .call_method(
+            Some("org.freedesktop.DBus"),
+            "/org/freedesktop/DBus",
+            Some("org.freedesktop.DBus"),
+            "GetConnectionUnixProcessID",
+            &(BUS_NAME,),
+        )
+        .await;
+    Ok(reply.ok().and_then(|r| r.body().deserialize::<u32>().ok()))
+}
+
 /// An object's properties, or `None` when it went away since it was listed (a connection or
 /// device being torn down while the event is read).
 pub(super) async fn get_all<R>(

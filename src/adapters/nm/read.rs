@@ -12,7 +12,7 @@ use futures_util::future::try_join_all;
 use zbus::zvariant::OwnedObjectPath;
 use zbus::Connection;
 
-use super::bus::{call, get_all, system_bus, within};
+use super::bus::{call, get_all, owner_pid, system_bus, within};
 use super::dicts::{
     ActiveConnection, AppliedSettings, Device, DhcpConfig, DhcpOptions, Ip6Config, IpSettings,
     Manager,
@@ -52,10 +52,13 @@ pub(crate) async fn read(timeout: Duration, detail: Detail) -> Result<NmView, Er
 
 /// Read NetworkManager's view of every active device over an open bus connection.
 pub(crate) async fn read_with(bus: &Connection, detail: Detail) -> Result<NmView, Error> {
-    let root: Manager = get_all(bus, ROOT_PATH, IFACE_ROOT)
-        .await
-        .map_err(|e| e.context("is NetworkManager running? reading its state"))?
-        .ok_or_else(|| Error::nm(format!("{IFACE_ROOT} of {ROOT_PATH}: no such object")))?;
+    let (root, pid) = futures_util::try_join!(
+        get_all::<Manager>(bus, ROOT_PATH, IFACE_ROOT),
+        owner_pid(bus)
+    )
+    .map_err(|e| e.context("is NetworkManager running? reading its state"))?;
+    let root =
+        root.ok_or_else(|| Error::nm(format!("{IFACE_ROOT} of {ROOT_PATH}: no such object")))?;
     let version = root
         .version
         .map(|v| v.parse::<NmVersion>().map_err(Error::nm))
@@ -88,6 +91,7 @@ pub(crate) async fn read_with(bus: &Connection, detail: Detail) -> Result<NmView
     Ok(NmView {
         version,
         starting: root.startup.unwrap_or(false),
+        pid,
         devices,
     })
 }
