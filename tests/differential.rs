@@ -120,7 +120,40 @@ fn random_profile(rng: &mut Rng, device: usize, budget: &mut usize) -> String {
 on_every_version!(
     reconcile_equals_networkmanager_native_endpoints,
     networkmanager_conf_default_applies_to_default_profiles,
+    match_device_sections_apply_per_device_as_in_networkmanager,
 );
+
+/// `[connection*]` sections limited by `match-device` (interface name, type with an
+/// exception) and one that stops the search (`stop-match`), for three `default` profiles.
+fn match_device_sections_apply_per_device_as_in_networkmanager(nm: Nm) {
+    let lab = Lab::start_on("match", nm);
+    lab.sh(
+        "printf '%s\\n' '[connection-e1]' 'match-device=interface-name:e1' 'connection.mptcp-flags=0x42' \
+           '[connection-e2]' 'match-device=interface-name:e2' 'stop-match=yes' \
+           '[connection-wired]' 'match-device=type:ethernet,except:interface-name:e3' 'connection.mptcp-flags=0x12' \
+           > /etc/NetworkManager/conf.d/50-match.conf && nmcli general reload conf",
+    );
+    for i in 0..3 {
+        lab.link(&format!("e{i}"), &format!("s{i}"));
+        add_profile(&lab, &format!("c{i}"), &format!("e{i}"), &format!("ipv4.method manual ipv4.addresses 10.{i}.0.1/24 ipv4.gateway 10.{i}.0.254 ipv6.method disabled"));
+        lab.sh(&format!("nmcli connection up c{i} >/dev/null"));
+    }
+    let native = lab.settled_endpoints(Duration::from_millis(800));
+    let expected = common::endpoint_set(&[
+        ("10.0.0.1", "e0", "signal"),
+        ("10.1.0.1", "e1", "backup"),
+        ("10.2.0.1", "e2", nm.default_endpoint_flags()),
+    ]);
+    assert_eq!(native, expected, "NetworkManager matched otherwise");
+    lab.sh("ip mptcp endpoint flush");
+    assert!(lab.nm_mptcp(&["reconcile"]).status.success());
+    assert_eq!(
+        lab.endpoints(),
+        native,
+        "{}",
+        String::from_utf8_lossy(&lab.nm_mptcp(&["plan"]).stdout)
+    );
+}
 
 fn reconcile_equals_networkmanager_native_endpoints(nm: Nm) {
     let cases: u64 = std::env::var("NM_MPTCP_DIFF_CASES")

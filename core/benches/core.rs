@@ -42,6 +42,7 @@ fn host() -> HostSnapshot {
                 uuid: format!("00000000-0000-0000-0000-{d:012}"),
             },
             mptcp_flags: 0x32,
+            conf_default: None,
             ineligible: None,
             ipv4: family((0..ADDRESSES / 2).map(|i| IpAddr::from([10, d as u8, 0, i as u8 + 1]))),
             ipv6: family(
@@ -53,7 +54,6 @@ fn host() -> HostSnapshot {
     HostSnapshot {
         nm_version: NmVersion::new(1, 42, 4),
         sysctl_enabled: Some(true),
-        global_default: None,
         devices,
     }
 }

@@ -51,8 +51,6 @@ pub struct HostSnapshot {
     pub nm_version: NmVersion,
     /// `/proc/sys/net/mptcp/enabled`: `None` when the file is missing.
     pub sysctl_enabled: Option<bool>,
-    /// `connection.mptcp-flags` from NetworkManager.conf, if set there.
-    pub global_default: Option<i64>,
     /// Active devices, in the order NetworkManager activated them.
     pub devices: Vec<DeviceState>,
 }
@@ -77,6 +75,8 @@ pub struct DeviceState {
     pub profile: ProfileRef,
     /// The applied profile's raw `connection.mptcp-flags` (0 when the key is absent).
     pub mptcp_flags: u32,
+    /// `connection.mptcp-flags` from NetworkManager.conf for this device, if set there.
+    pub conf_default: Option<i64>,
     pub ineligible: Option<Ineligible>,
     pub ipv4: FamilyState,
     pub ipv6: FamilyState,

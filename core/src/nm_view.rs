@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use crate::model::ProfileRef;
+use crate::nm_conf::DeviceMatch;
 use crate::nm_version::NmVersion;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,6 +23,8 @@ pub struct NmView {
 pub struct NmDevice {
     /// The IP interface (NetworkManager 1.42 does not publish its ifindex on D-Bus).
     pub interface: String,
+    /// What NetworkManager.conf's `match-device` specs compare with.
+    pub matched_as: DeviceMatch,
     pub profile: ProfileRef,
     /// The applied profile's raw `connection.mptcp-flags` (0 when the key is absent).
     pub mptcp_flags: u32,

@@ -112,7 +112,7 @@ pub fn plan(host: &HostSnapshot, foreign: &[KernelEndpoint]) -> Plan {
 /// `Selected` with its priority until `select` ranks the whole host.
 fn plan_device(host: &HostSnapshot, device: &DeviceState) -> DevicePlan {
     let (mut flags, flags_source) =
-        MptcpFlags::resolve(device.mptcp_flags, host.global_default, host.nm_version);
+        MptcpFlags::resolve(device.mptcp_flags, device.conf_default, host.nm_version);
     let mut off_reason = None;
     if let Some(ineligible) = device.ineligible {
         off_reason = Some(match ineligible {
@@ -321,6 +321,7 @@ mod tests {
                 uuid: format!("uuid-{name}"),
             },
             mptcp_flags: flags,
+            conf_default: None,
             ineligible: None,
             ipv4: FamilyState {
                 addresses: addresses(v4),
@@ -335,7 +336,6 @@ mod tests {
         HostSnapshot {
             nm_version: NM,
             sysctl_enabled: Some(true),
-            global_default: None,
             devices,
         }
     }

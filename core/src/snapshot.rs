@@ -9,6 +9,7 @@ use crate::model::{
     is_ipv6_link_local, AddressSource, CandidateAddress, DeviceState, FamilyState, HostSnapshot,
     Ineligible, KernelAddress,
 };
+use crate::nm_conf::NmConf;
 use crate::nm_version::NmVersion;
 use crate::nm_view::{Method, NmDevice, NmFamily, NmView};
 
@@ -21,7 +22,8 @@ pub struct HostFacts<'a> {
     /// The kernel's ifindex for an interface name; `None` once it has vanished.
     pub ifindex_of: &'a dyn Fn(&str) -> Option<u32>,
     pub sysctl_enabled: Option<bool>,
-    pub global_default: Option<i64>,
+    /// NetworkManager.conf's `[connection*]` sections.
+    pub nm_conf: &'a NmConf,
     /// The interface the event takes down (pre-down, down), if any.
     pub going_down: Option<&'a str>,
 }
@@ -33,7 +35,6 @@ pub fn assemble(view: &NmView, facts: &HostFacts) -> HostSnapshot {
     HostSnapshot {
         nm_version: view.version.unwrap_or(FALLBACK_VERSION),
         sysctl_enabled: facts.sysctl_enabled,
-        global_default: facts.global_default,
         devices: view
             .devices
             .iter()
@@ -64,6 +65,7 @@ fn device_state(device: &NmDevice, facts: &HostFacts) -> Option<DeviceState> {
         ifindex,
         profile: device.profile.clone(),
         mptcp_flags: device.mptcp_flags,
+        conf_default: facts.nm_conf.mptcp_default(&device.matched_as),
         ineligible,
         ipv4: family_state(&device.ipv4, &kernel, false),
         ipv6: family_state(&device.ipv6, &kernel, true),
@@ -176,9 +178,12 @@ mod tests {
         }
     }
 
+    static NO_CONF: NmConf = NmConf::EMPTY;
+
     fn device(ipv4: NmFamily, ipv6: NmFamily) -> NmDevice {
         NmDevice {
             interface: "e0".into(),
+            matched_as: Default::default(),
             profile: ProfileRef {
                 id: "p0".into(),
                 uuid: "u0".into(),
@@ -200,7 +205,7 @@ mod tests {
             kernel_addresses: kernel,
             ifindex_of: &e0_is_2,
             sysctl_enabled: Some(true),
-            global_default: None,
+            nm_conf: &NO_CONF,
             going_down: None,
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::nm_conf::mptcp_default;
+use crate::nm_conf::NmConf;
 
 /// Where NetworkManager reads its configuration, lowest precedence first.
 pub(crate) struct ConfPaths {
@@ -98,13 +98,13 @@ fn files(paths: &ConfPaths) -> Vec<PathBuf> {
     files
 }
 
-/// The global default, if one of the configuration files sets it.
-pub(crate) fn global_mptcp_flags(paths: &ConfPaths) -> Option<i64> {
+/// The `[connection*]` sections of NetworkManager's configuration files.
+pub(crate) fn read(paths: &ConfPaths) -> NmConf {
     let texts: Vec<String> = files(paths)
         .iter()
         .filter_map(|p| fs::read_to_string(p).ok())
         .collect();
-    mptcp_default(&texts.iter().map(String::as_str).collect::<Vec<_>>())
+    NmConf::parse(&texts.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 #[cfg(test)]
@@ -155,10 +155,11 @@ mod tests {
             "[connection]\nconnection.mptcp-flags=0x22\n",
         )
         .unwrap();
-        assert_eq!(global_mptcp_flags(&paths), Some(0x42));
+        let any = crate::nm_conf::DeviceMatch::default();
+        assert_eq!(read(&paths).mptcp_default(&any), Some(0x42));
         // An /etc file of the same name shadows the packaged one.
         fs::write(paths.dir.join("10-a.conf"), "# nothing\n").unwrap();
-        assert_eq!(global_mptcp_flags(&paths), Some(0x22));
+        assert_eq!(read(&paths).mptcp_default(&any), Some(0x22));
         fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -16,7 +16,7 @@ use crate::adapters::kernel::mptcp::Refusal;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{read_ledger, run_dir, LedgerStore};
 use crate::adapters::nm::{self, Detail};
-use crate::adapters::nm_conf_files::{global_mptcp_flags, ConfPaths};
+use crate::adapters::nm_conf_files::{self, ConfPaths};
 use crate::changes::{changes, Backing, Changes, Current};
 use crate::diff::{diff, Operation};
 use crate::error::{Error, ErrorKind};
@@ -90,11 +90,12 @@ pub(crate) async fn survey(
     };
     let (view, (endpoints, limits, addresses)) = futures_util::try_join!(view, kernel_state)?;
     let ifindex_of = |name: &str| kernel.ifindex(name);
+    let nm_conf = nm_conf_files::read(&ConfPaths::of_process(view.pid));
     let facts = HostFacts {
         kernel_addresses: &addresses,
         ifindex_of: &ifindex_of,
         sysctl_enabled: kernel.mptcp_enabled(),
-        global_default: global_mptcp_flags(&ConfPaths::of_process(view.pid)),
+        nm_conf: &nm_conf,
         going_down,
     };
     let host = assemble(&view, &facts);

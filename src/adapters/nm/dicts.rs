@@ -39,6 +39,15 @@ pub(super) struct Device {
     pub interface: Option<String>,
     #[zvariant(rename = "IpInterface")]
     pub ip_interface: Option<String>,
+    /// `NMDeviceType`.
+    #[zvariant(rename = "DeviceType")]
+    pub device_type: Option<u32>,
+    #[zvariant(rename = "Driver")]
+    pub driver: Option<String>,
+    #[zvariant(rename = "DriverVersion")]
+    pub driver_version: Option<String>,
+    #[zvariant(rename = "HwAddress")]
+    pub hw_address: Option<String>,
     #[zvariant(rename = "Dhcp4Config")]
     pub dhcp4_config: Option<OwnedObjectPath>,
     #[zvariant(rename = "Dhcp6Config")]

@@ -22,6 +22,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::model::ProfileRef;
+use crate::nm_conf::DeviceMatch;
 use crate::nm_version::NmVersion;
 use crate::nm_view::{Method, NmDevice, NmFamily, NmView, StaticRoute};
 
@@ -111,6 +112,16 @@ async fn read_device(
     if !DEVICE_STATES_WITH_IP.contains(&props.state) {
         return Ok(None);
     }
+    let matched_as = DeviceMatch {
+        interface: props.interface.clone().unwrap_or_default(),
+        type_description: props
+            .device_type
+            .map_or("unknown", type_description)
+            .to_owned(),
+        driver: props.driver.unwrap_or_default(),
+        driver_version: props.driver_version.unwrap_or_default(),
+        hw_address: props.hw_address.unwrap_or_default(),
+    };
     let interface = props
         .ip_interface
         .filter(|s| !s.is_empty())
@@ -153,6 +164,7 @@ async fn read_device(
 
     Ok(Some(NmDevice {
         interface,
+        matched_as,
         profile,
         mptcp_flags: connection.mptcp_flags.unwrap_or(0),
         external,
@@ -160,6 +172,49 @@ async fn read_device(
         ipv4,
         ipv6,
     }))
+}
+
+/// NetworkManager's description of a device type (`NMDeviceType`), which `match-device=type:`
+/// compares with: its GObject type name without `NMDevice`, lower case, and `ethernet` for a
+/// veth (`get_type_description` in nm-device.c).
+fn type_description(device_type: u32) -> &'static str {
+    const NAMES: [(u32, &str); 31] = [
+        (1, "ethernet"),
+        (2, "wifi"),
+        (5, "bt"),
+        (6, "olpcmesh"),
+        (8, "modem"),
+        (9, "infiniband"),
+        (10, "bond"),
+        (11, "vlan"),
+        (12, "adsl"),
+        (13, "bridge"),
+        (14, "generic"),
+        (15, "team"),
+        (16, "tun"),
+        (17, "iptunnel"),
+        (18, "macvlan"),
+        (19, "vxlan"),
+        (20, "ethernet"),
+        (21, "macsec"),
+        (22, "dummy"),
+        (23, "ppp"),
+        (24, "ovsinterface"),
+        (25, "ovsport"),
+        (26, "ovsbridge"),
+        (27, "wpan"),
+        (28, "6lowpan"),
+        (29, "wireguard"),
+        (30, "wifip2p"),
+        (31, "vrf"),
+        (32, "loopback"),
+        (33, "hsr"),
+        (34, "ipvlan"),
+    ];
+    NAMES
+        .iter()
+        .find(|(number, _)| *number == device_type)
+        .map_or("unknown", |(_, name)| name)
 }
 
 fn has_router(lease: &DhcpOptions) -> bool {
