@@ -104,6 +104,7 @@ fn every_way_of_making_ipv6_addresses_matches_networkmanager(nm: Nm) {
             native.iter().any(|(a, ..)| a.starts_with(prefix)),
             "{what}: NetworkManager made no endpoint for {prefix}: {native:?}"
         );
+        lab.reconcile_changes_nothing(&what);
         lab.sh("ip mptcp endpoint flush; rm -f /run/nm-mptcp/ledger.json");
         let out = lab.nm_mptcp(&["reconcile"]);
         assert!(
@@ -155,6 +156,7 @@ fn dhcp_and_slaac_addresses_match_networkmanager(nm: Nm) {
         temporary.contains("2001:db8:5:"),
         "no privacy address to exclude: {temporary}"
     );
+    lab.reconcile_changes_nothing("DHCPv4 and SLAAC");
 
     lab.sh("ip mptcp endpoint flush");
     let out = lab.nm_mptcp(&["reconcile"]);

@@ -252,6 +252,24 @@ impl Lab {
         std::fs::read_to_string(self.state_file("daemon.log")).unwrap_or_default()
     }
 
+    /// `nm-mptcp reconcile` beside NetworkManager's own endpoints (the usual host): it
+    /// adopts them and changes nothing.
+    pub fn reconcile_changes_nothing(&self, context: &str) {
+        let before = self.endpoints();
+        let out = self.nm_mptcp(&["reconcile"]);
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains(" 0 change(s)"),
+            "{context}: reconcile beside NetworkManager: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            self.endpoints(),
+            before,
+            "{context}: reconcile changed NetworkManager's endpoints"
+        );
+    }
+
     /// The kernel's endpoints, as (address, device, flags) with ids left out.
     pub fn endpoints(&self) -> BTreeSet<Endpoint> {
         parse_endpoints(&self.sh("ip mptcp endpoint show"))
