@@ -12,17 +12,22 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tracing::Instrument;
 
+use std::sync::{Arc, RwLock};
+
+use super::kernel::Kernel;
 use super::reconcile::{self, NmSource, NM_TIMEOUT};
 use super::{event_span, verdict};
 use crate::adapters::control;
+use crate::adapters::dbus_service;
 use crate::adapters::dispatcher::{self, Action};
 use crate::adapters::kernel::addresses::AddressEvents;
 use crate::adapters::kernel::netlink::NetlinkKernel;
-use crate::adapters::ledger_store::{lock_in, run_dir};
+use crate::adapters::ledger_store::{lock_in, read_ledger, run_dir};
 use crate::adapters::nm::{self, Detail};
 use crate::changes::Backing;
 use crate::error::{Error, ErrorKind};
 use crate::nm_view::NmView;
+use crate::planner::Plan;
 
 /// How long a client may take to send its one line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
@@ -42,14 +47,29 @@ pub(crate) async fn run() -> Result<(), Error> {
     let (signals, mut owner_changes) = nm::signals(&bus).await?;
     let mut addresses = AddressEvents::subscribe()?;
     let listener = listen(&dir)?;
+    let (published, mut requests) = match dbus_service::serve(&bus).await {
+        Ok((published, requests)) => (Some(published), Some(requests)),
+        Err(e) => {
+            tracing::warn!(error = %e, "serving without the D-Bus interface");
+            (None, None)
+        }
+    };
     let mut daemon = Daemon {
         bus,
         signals,
         kernel: NetlinkKernel::connect()?,
         view: None,
         stale: true,
+        published,
     };
     daemon.settle_observed("start").await;
+    if daemon.published.is_some() {
+        match dbus_service::claim_name(&daemon.bus).await {
+            Ok(()) => tracing::info!(name = dbus_service::NAME, "serving on the system bus"),
+            Err(e) if e.kind == ErrorKind::Busy => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "serving without the D-Bus interface"),
+        }
+    }
     tracing::info!(socket = %control::socket_path(&dir).display(), "daemon ready");
     let closed = || Error::nm("the system bus connection closed");
     loop {
@@ -80,6 +100,15 @@ pub(crate) async fn run() -> Result<(), Error> {
             _ = std::future::ready(()), if daemon.stale && daemon.view.is_some() => {
                 daemon.settle_observed("networkmanager").await;
             }
+            Some(reply) = next_request(&mut requests) => {
+                let span = event_span("none", "dbus-reconcile");
+                let settled = daemon.settle(None, true, Backing::Event).instrument(span).await;
+                if let Err(e) = &settled {
+                    tracing::warn!(error = %e, "Reconcile over D-Bus failed");
+                }
+                // The caller may have given up waiting; nothing to do then.
+                let _ = reply.send(settled);
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => daemon.serve(stream).await,
                 Err(e) => {
@@ -88,6 +117,16 @@ pub(crate) async fn run() -> Result<(), Error> {
                 }
             },
         }
+    }
+}
+
+/// The next `Reconcile` call, or never without the D-Bus interface.
+async fn next_request(
+    requests: &mut Option<futures_channel::mpsc::Receiver<dbus_service::ReconcileRequest>>,
+) -> Option<dbus_service::ReconcileRequest> {
+    match requests {
+        Some(requests) => requests.next().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -133,6 +172,8 @@ struct Daemon {
     signals: zbus::MessageStream,
     /// Netlink sockets held for the daemon's lifetime.
     kernel: NetlinkKernel,
+    /// Where the D-Bus interface reads the status from; `None` without the interface.
+    published: Option<Arc<RwLock<dbus_service::Published>>>,
     /// NetworkManager's view as last read; `None` until a read succeeds.
     view: Option<NmView>,
     /// A signal said the view may be out of date.
@@ -170,7 +211,9 @@ impl Daemon {
         if refresh || self.stale || self.view.is_none() {
             // Cleared first: a signal that arrives during the read makes it stale again.
             self.stale = false;
-            let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Planning));
+            // Everything status shows (external activations too): the D-Bus interface
+            // publishes what `nm-mptcp status` prints.
+            let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Full));
             match draining(&mut self.signals, &mut self.stale, read).await {
                 Ok(view) => self.view = Some(view),
                 Err(e) => {
@@ -189,6 +232,7 @@ impl Daemon {
             self.kernel.reconnect();
         }
         let outcome = applied?;
+        self.publish(&outcome.plan).await;
         if outcome.changes.is_empty() && outcome.refused.is_empty() {
             tracing::debug!(endpoints = outcome.plan.endpoints.len(), "reconciled");
         } else {
@@ -199,6 +243,26 @@ impl Daemon {
             );
         }
         verdict(&outcome)
+    }
+
+    /// Publish the status after a reconciliation on the D-Bus interface (its properties and
+    /// `Describe`).
+    async fn publish(&mut self, plan: &Plan) {
+        let Some(published) = &self.published else {
+            return;
+        };
+        let published = published.clone();
+        let published_now = async {
+            let kernel = self.kernel.endpoints().await?;
+            let limits = self.kernel.limits().await?;
+            let dir = run_dir();
+            let ledger = read_ledger(&dir);
+            let status = super::status::report(plan, &kernel, limits, Some(&ledger), &dir);
+            dbus_service::publish(&self.bus, &published, status).await
+        };
+        if let Err(e) = published_now.await {
+            tracing::warn!(error = %e, "cannot publish the status on D-Bus");
+        }
     }
 
     /// `settle` for what the daemon notices itself (signals, address changes, its start):

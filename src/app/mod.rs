@@ -5,6 +5,7 @@ pub(crate) mod daemon;
 pub(crate) mod kernel;
 pub(crate) mod logging;
 pub(crate) mod reconcile;
+pub(crate) mod status;
 pub(crate) mod watch;
 
 use crate::error::Error;

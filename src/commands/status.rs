@@ -3,15 +3,13 @@
 //! user that can read the system bus and netlink (ownership is then inferred from the plan).
 
 use crate::adapters::config_file;
-use crate::adapters::kernel::interfaces;
 use crate::adapters::kernel::netlink::NetlinkKernel;
-use crate::adapters::kernel::sysctl;
 use crate::adapters::ledger_store::{ledger_readable, read_ledger, run_dir};
 use crate::adapters::nm::Detail;
-use crate::adapters::processes::running;
 use crate::app::reconcile::{survey, NmSource};
+use crate::app::status::report;
 use crate::error::Error;
-use crate::report::{render_status, status, HostFacts};
+use crate::report::render_status;
 
 pub(crate) async fn run(json: bool) -> Result<(), Error> {
     // A broken configuration is reported here too, as by every command that reads it.
@@ -26,20 +24,12 @@ pub(crate) async fn run(json: bool) -> Result<(), Error> {
         NmSource::Read(Detail::Full),
     )
     .await?;
-    let facts = HostFacts {
-        path_manager: sysctl::path_manager(),
-        kernel_release: sysctl::kernel_release(),
-        mptcpd_running: running("mptcpd"),
-        interface_name: &interfaces::name,
-        rp_filter: &sysctl::rp_filter,
-        run_dir: dir.display().to_string(),
-    };
-    let report = status(
+    let status = report(
         &survey.plan,
         &survey.kernel,
         survey.limits,
         ledger.as_ref(),
-        &facts,
+        &dir,
     );
-    super::print(&report, json, render_status)
+    super::print(&status, json, render_status)
 }

@@ -183,6 +183,16 @@ impl Lab {
         );
     }
 
+    /// Install `dbus/` as a package does (policy, activation file for this binary).
+    pub fn install_dbus_service(&self) {
+        let out = self.script(&["dbus-install", &self.name, HOOK]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn uninstall_hook(&self) {
         let out = self.script(&["unhook", &self.name]);
         assert!(out.status.success());

@@ -8,6 +8,8 @@
 #   lab.sh nm-sysctl NAME 0|1    what NetworkManager reads as net.mptcp.enabled
 #   lab.sh hook NAME BINARY      install BINARY as dispatcher.d/50-nm-mptcp (+ pre-down.d)
 #   lab.sh unhook NAME
+#   lab.sh dbus-install NAME BINARY  install dbus/ as a package does (policy, activation
+#                                file running BINARY daemon) and reload the bus
 #   lab.sh restart-nm NAME       stop NetworkManager and start it again (same state)
 #   lab.sh logs NAME             dbus-daemon/nm-dispatcher (hook output) and NetworkManager logs
 #   lab.sh stop NAME | stop-all
@@ -134,7 +136,7 @@ holder() {
     # new devices; with a writable one every device stays unmanaged.
     mount -o remount,ro /sys
     for d in /etc/NetworkManager/system-connections "$DISPATCHER" /etc/NetworkManager/conf.d \
-        /var/lib/NetworkManager /etc/nm-mptcp; do
+        /var/lib/NetworkManager /etc/nm-mptcp /etc/dbus-1/system.d; do
         mkdir -p "$d" # on the host only if missing: the mount point itself
         mount -t tmpfs -o mode=0755 tmpfs "$d"
     done
@@ -314,6 +316,17 @@ hook() {
     in_lab "$name" ln -sfn -- "$binary" "$DISPATCHER/pre-down.d/$HOOK"
 }
 
+dbus_install() {
+    local name=$1 binary dir
+    binary=$(realpath -e -- "$2") || die "no such file: $2"
+    dir=$(state "$name")
+    in_lab "$name" cp "$REPO/dbus/io.github.nm_mptcp1.conf" /etc/dbus-1/system.d/
+    sed "s|^Exec=.*|Exec=$binary daemon|" "$REPO/dbus/io.github.nm_mptcp1.service" \
+        >"$dir/system-services/io.github.nm_mptcp1.service"
+    in_lab "$name" busctl --system call org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus ReloadConfig >/dev/null
+}
+
 unhook() {
     in_lab "$1" rm -f -- "$DISPATCHER/$HOOK" "$DISPATCHER/pre-down.d/$HOOK"
 }
@@ -367,7 +380,7 @@ stop_all() {
 }
 
 usage() {
-    sed -n '4,14p' "$SELF" | sed 's/^# *//' >&2
+    sed -n '4,16p' "$SELF" | sed 's/^# *//' >&2
     exit 2
 }
 
@@ -409,6 +422,10 @@ root)
         hook "$name" "$1"
         ;;
     unhook) unhook "$name" ;;
+    dbus-install)
+        [[ $# == 1 ]] || die "dbus-install NAME BINARY"
+        dbus_install "$name" "$1"
+        ;;
     logs) logs "$name" ;;
     restart-nm) restart_nm "$name" ;;
     stop) stop "$name" ;;

@@ -1,0 +1,438 @@
+//! nm-mptcp's own face on the system bus, served by the daemon: `io.github.nm_mptcp1` at
+//! `/io/github/nm_mptcp1`, interface `io.github.nm_mptcp1.Manager` (`dbus/` holds its policy,
+//! activation file and introspection data). Read-only properties built from the status the
+//! daemon publishes after each reconciliation; `Describe` for anyone, `Reconcile` for root.
+//! Every dictionary is `a{sv}`, so keys can be added without breaking clients.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use futures_channel::{mpsc, oneshot};
+use futures_util::SinkExt;
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::zvariant::{OwnedValue, Value};
+use zbus::Connection;
+
+use crate::error::{Error, ErrorKind};
+use crate::model::code;
+use crate::report::Status;
+
+pub(crate) const NAME: &str = "io.github.nm_mptcp1";
+pub(crate) const PATH: &str = "/io/github/nm_mptcp1";
+pub(crate) const INTERFACE: &str = "io.github.nm_mptcp1.Manager";
+
+type Dict = HashMap<String, OwnedValue>;
+
+/// What the daemon last published: the status and its JSON (`Describe`).
+#[derive(Default)]
+pub(crate) struct Published {
+    status: Option<Status>,
+    json: String,
+}
+
+/// A `Reconcile` call waiting for the daemon's verdict.
+pub(crate) type ReconcileRequest = oneshot::Sender<Result<(), Error>>;
+
+pub(crate) struct Manager {
+    published: Arc<RwLock<Published>>,
+    requests: mpsc::Sender<ReconcileRequest>,
+}
+
+/// Errors of `Reconcile`: named after the exit status kinds (`io.github.nm_mptcp1.Error.Kernel`),
+/// or the bus's own (`org.freedesktop.DBus.Error.AccessDenied`).
+#[derive(Debug)]
+pub(crate) enum ServiceError {
+    AccessDenied(String),
+    Failed(Error),
+    /// The bus failed while the caller was checked.
+    Bus(String),
+}
+
+impl From<zbus::Error> for ServiceError {
+    fn from(e: zbus::Error) -> ServiceError {
+        ServiceError::Bus(e.to_string())
+    }
+}
+
+impl From<zbus::fdo::Error> for ServiceError {
+    fn from(e: zbus::fdo::Error) -> ServiceError {
+        ServiceError::Bus(e.to_string())
+    }
+}
+
+impl From<Error> for ServiceError {
+    fn from(e: Error) -> ServiceError {
+        ServiceError::Failed(e)
+    }
+}
+
+impl zbus::DBusError for ServiceError {
+    fn create_reply(&self, call: &Header<'_>) -> zbus::Result<zbus::message::Message> {
+        zbus::message::Message::error(call, self.name())?
+            .build(&(self.description().unwrap_or_default(),))
+    }
+
+    fn name(&self) -> zbus::names::ErrorName<'_> {
+        let name = match self {
+            ServiceError::AccessDenied(_) => "org.freedesktop.DBus.Error.AccessDenied",
+            ServiceError::Bus(_) => "org.freedesktop.DBus.Error.Failed",
+            ServiceError::Failed(e) => match e.kind {
+                ErrorKind::Usage => "io.github.nm_mptcp1.Error.Usage",
+                ErrorKind::NetworkManager => "io.github.nm_mptcp1.Error.NetworkManager",
+                ErrorKind::Kernel => "io.github.nm_mptcp1.Error.Kernel",
+                ErrorKind::State => "io.github.nm_mptcp1.Error.State",
+                ErrorKind::Busy => "io.github.nm_mptcp1.Error.Busy",
+                ErrorKind::Config => "io.github.nm_mptcp1.Error.Config",
+                ErrorKind::Daemon => "io.github.nm_mptcp1.Error.Daemon",
+                ErrorKind::Internal => "io.github.nm_mptcp1.Error.Internal",
+            },
+        };
+        zbus::names::ErrorName::from_static_str_unchecked(name)
+    }
+
+    fn description(&self) -> Option<&str> {
+        match self {
+            ServiceError::AccessDenied(message) => Some(message),
+            ServiceError::Failed(e) => Some(&e.message),
+            ServiceError::Bus(message) => Some(message),
+        }
+    }
+}
+
+fn value<'a>(v: impl Into<Value<'a>>) -> OwnedValue {
+    // Only values holding file descriptors fail to be owned; these hold none.
+    v.into()
+        .try_to_owned()
+        .unwrap_or_else(|_| OwnedValue::from(0u32))
+}
+
+fn dict<'a>(entries: impl IntoIterator<Item = (&'static str, Value<'a>)>) -> Dict {
+    entries
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), value(v)))
+        .collect()
+}
+
+impl Manager {
+    fn with_status<T: Default>(&self, read: impl FnOnce(&Status) -> T) -> T {
+        let published = self.published.read().unwrap_or_else(|e| e.into_inner());
+        published.status.as_ref().map(read).unwrap_or_default()
+    }
+}
+
+fn limits_of(s: &Status) -> Dict {
+    dict([
+        ("Subflows", Value::from(s.limits.subflows)),
+        ("AddAddrAccepted", Value::from(s.limits.add_addr_accepted)),
+    ])
+}
+
+fn endpoints_of(s: &Status) -> Vec<Dict> {
+    s.endpoints
+        .iter()
+        .map(|e| {
+            dict([
+                ("Id", Value::from(u32::from(e.id))),
+                ("Address", Value::from(e.address.to_string())),
+                (
+                    "Interface",
+                    Value::from(e.interface.clone().unwrap_or_default()),
+                ),
+                ("Flags", Value::from(e.flags.names())),
+                ("Owner", Value::from(code(&e.owner))),
+                (
+                    "Profile",
+                    Value::from(e.profile.clone().unwrap_or_default()),
+                ),
+            ])
+        })
+        .collect()
+}
+
+fn profiles_of(s: &Status) -> Vec<Dict> {
+    s.profiles
+        .iter()
+        .map(|p| {
+            let addresses: Vec<Dict> = p
+                .addresses
+                .iter()
+                .map(|a| {
+                    dict([
+                        ("Address", Value::from(a.address.to_string())),
+                        ("Decision", Value::from(code(&a.decision))),
+                        ("Reason", Value::from(code(&a.reason))),
+                    ])
+                })
+                .collect();
+            dict([
+                ("Uuid", Value::from(p.uuid.clone())),
+                ("Id", Value::from(p.id.clone())),
+                ("Interface", Value::from(p.interface.clone())),
+                ("MptcpFlags", Value::from(p.flags.names())),
+                ("Addresses", Value::from(addresses)),
+            ])
+        })
+        .collect()
+}
+
+fn sysctl_of(s: &Status) -> Dict {
+    let enabled = match s.sysctl.enabled {
+        Some(true) => "1",
+        Some(false) => "0",
+        None => "missing",
+    };
+    let path_manager = s.sysctl.path_manager.as_deref().unwrap_or("unknown");
+    dict([
+        ("MptcpEnabled", Value::from(enabled)),
+        ("PathManager", Value::from(path_manager.to_owned())),
+    ])
+}
+
+fn warnings_of(s: &Status) -> Vec<Dict> {
+    s.warnings
+        .iter()
+        .map(|w| {
+            dict([
+                ("Code", Value::from(w.code())),
+                ("Message", Value::from(w.to_string())),
+            ])
+        })
+        .collect()
+}
+
+#[zbus::interface(name = "io.github.nm_mptcp1.Manager")]
+impl Manager {
+    /// nm-mptcp's version.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
+    }
+
+    /// `Subflows` and `AddAddrAccepted` (u) as the kernel holds them.
+    #[zbus(property)]
+    fn limits(&self) -> Dict {
+        self.with_status(limits_of)
+    }
+
+    /// Every kernel endpoint, nm-mptcp's and others': `Id` u, `Address` s, `Interface` s,
+    /// `Flags` as, `Owner` s (`nm-mptcp` or `other`), `Profile` s (empty when none).
+    #[zbus(property)]
+    fn endpoints(&self) -> Vec<Dict> {
+        self.with_status(endpoints_of)
+    }
+
+    /// Every active profile: `Uuid` s, `Id` s, `Interface` s, `MptcpFlags` as (the kernel
+    /// flags its endpoints get), `Addresses` aa{sv} with `Address`, `Decision` and `Reason`
+    /// (the codes of `nm-mptcp status`).
+    #[zbus(property)]
+    fn profiles(&self) -> Vec<Dict> {
+        self.with_status(profiles_of)
+    }
+
+    /// `MptcpEnabled` s (`1`, `0` or `missing`: net.mptcp.enabled) and `PathManager` s
+    /// (`kernel`, `userspace` or `unknown`).
+    #[zbus(property)]
+    fn sysctl(&self) -> Dict {
+        self.with_status(sysctl_of)
+    }
+
+    /// What needs attention: `Code` s (the stable codes of `status`) and `Message` s.
+    #[zbus(property)]
+    fn warnings(&self) -> Vec<Dict> {
+        self.with_status(warnings_of)
+    }
+
+    /// Exactly what `nm-mptcp status --json` prints.
+    fn describe(&self) -> String {
+        let published = self.published.read().unwrap_or_else(|e| e.into_inner());
+        published.json.clone()
+    }
+
+    /// Apply the whole host now; replies when done. Root only.
+    async fn reconcile(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<(), ServiceError> {
+        let sender = header
+            .sender()
+            .ok_or_else(|| ServiceError::AccessDenied("no sender".into()))?;
+        // On a bus connection the socket's peer is the bus: ask it who the caller is.
+        let uid = zbus::fdo::DBusProxy::new(connection)
+            .await?
+            .get_connection_unix_user(sender.clone().into())
+            .await?;
+        if uid != 0 {
+            return Err(ServiceError::AccessDenied("Reconcile is for root".into()));
+        }
+        let (reply, verdict) = oneshot::channel();
+        self.requests
+            .clone()
+            .send(reply)
+            .await
+            .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon is stopping"))?;
+        verdict
+            .await
+            .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon did not answer"))??;
+        Ok(())
+    }
+}
+
+/// The object on `bus`; returns what the daemon publishes to and the `Reconcile` requests
+/// to serve. Callers find it once `claim_name` has succeeded.
+pub(crate) async fn serve(
+    bus: &Connection,
+) -> Result<(Arc<RwLock<Published>>, mpsc::Receiver<ReconcileRequest>), Error> {
+    let published = Arc::new(RwLock::new(Published::default()));
+    let (requests, incoming) = mpsc::channel(8);
+    let manager = Manager {
+        published: published.clone(),
+        requests,
+    };
+    bus.object_server()
+        .at(PATH, manager)
+        .await
+        .map_err(|e| Error::nm(format!("cannot serve {PATH}: {e}")))?;
+    Ok((published, incoming))
+}
+
+/// Own the well-known name, after the first status is published (a caller that activated
+/// the daemon then reads a full one): never taken from another owner and never queued for,
+/// so a second daemon gets `Busy` (NameTaken). Without the bus policy installed the bus
+/// refuses with AccessDenied: `NetworkManager` kind, which the daemon survives.
+pub(crate) async fn claim_name(bus: &Connection) -> Result<(), Error> {
+    use zbus::fdo::RequestNameReply;
+    let taken = || {
+        Error::new(
+            ErrorKind::Busy,
+            format!("{NAME} is taken (NameTaken): another nm-mptcp daemon serves it"),
+        )
+    };
+    match bus
+        .request_name_with_flags(NAME, zbus::fdo::RequestNameFlags::DoNotQueue.into())
+        .await
+    {
+        Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => Ok(()),
+        Ok(RequestNameReply::Exists | RequestNameReply::InQueue) | Err(zbus::Error::NameTaken) => {
+            Err(taken())
+        }
+        Err(e) => Err(Error::nm(format!("cannot own {NAME}: {e}"))),
+    }
+}
+
+/// Publish a new status: the properties that changed go out in one PropertiesChanged.
+pub(crate) async fn publish(
+    bus: &Connection,
+    published: &RwLock<Published>,
+    status: Status,
+) -> Result<(), Error> {
+    let json = serde_json::to_string_pretty(&status)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot encode JSON: {e}")))?;
+    let (before, after) = {
+        let mut state = published.write().unwrap_or_else(|e| e.into_inner());
+        let before = properties(&state);
+        state.status = Some(status);
+        state.json = json;
+        (before, properties(&state))
+    };
+    let changed: HashMap<&str, Value<'_>> = after
+        .iter()
+        .filter(|(name, value)| before.get(*name) != Some(*value))
+        .map(|(name, value)| (*name, Value::from(value.clone())))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let emitter = SignalEmitter::new(bus, PATH).map_err(|e| Error::nm(e.to_string()))?;
+    let interface = zbus::names::InterfaceName::from_static_str_unchecked(INTERFACE);
+    zbus::fdo::Properties::properties_changed(&emitter, interface, changed, (&[][..]).into())
+        .await
+        .map_err(|e| Error::nm(format!("cannot signal property changes: {e}")))
+}
+
+/// The changing properties' values.
+fn properties(state: &Published) -> HashMap<&'static str, OwnedValue> {
+    let status = state.status.as_ref();
+    [
+        ("Limits", value(status.map(limits_of).unwrap_or_default())),
+        (
+            "Endpoints",
+            value(status.map(endpoints_of).unwrap_or_default()),
+        ),
+        (
+            "Profiles",
+            value(status.map(profiles_of).unwrap_or_default()),
+        ),
+        ("Sysctl", value(status.map(sysctl_of).unwrap_or_default())),
+        (
+            "Warnings",
+            value(status.map(warnings_of).unwrap_or_default()),
+        ),
+    ]
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zbus::object_server::Interface;
+
+    /// The interface as the daemon exports it, as a whole introspection document.
+    fn introspection() -> String {
+        let manager = Manager {
+            published: Arc::default(),
+            requests: mpsc::channel(0).0,
+        };
+        let mut xml = String::from(
+            "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n \
+             \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n<node name=\"/io/github/nm_mptcp1\">\n",
+        );
+        manager.introspect_to_writer(&mut xml, 1);
+        xml.push_str("</node>\n");
+        xml
+    }
+
+    #[test]
+    fn the_introspection_file_is_what_the_daemon_exports() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dbus/io.github.nm_mptcp1.Manager.xml"
+        );
+        if std::env::var_os("NM_MPTCP_WRITE_INTROSPECTION").is_some() {
+            std::fs::write(path, introspection()).unwrap();
+        }
+        let file = std::fs::read_to_string(path).unwrap_or_default();
+        assert_eq!(
+            file,
+            introspection(),
+            "dbus/io.github.nm_mptcp1.Manager.xml is stale: NM_MPTCP_WRITE_INTROSPECTION=1 cargo test rewrites it"
+        );
+    }
+
+    #[test]
+    fn no_property_is_settable_and_errors_are_named_after_exit_kinds() {
+        let xml = introspection();
+        assert!(xml.contains("interface name=\"io.github.nm_mptcp1.Manager\""));
+        assert!(!xml.contains("access=\"readwrite\"") && !xml.contains("access=\"write\""));
+        for name in [
+            "Describe",
+            "Reconcile",
+            "Endpoints",
+            "Profiles",
+            "Limits",
+            "Version",
+        ] {
+            assert!(xml.contains(&format!("name=\"{name}\"")), "{name}");
+        }
+        use zbus::DBusError;
+        let kernel = ServiceError::from(Error::kernel("refused"));
+        assert_eq!(kernel.name().as_str(), "io.github.nm_mptcp1.Error.Kernel");
+        assert_eq!(kernel.description(), Some("refused"));
+        let denied = ServiceError::AccessDenied("no".into());
+        assert_eq!(
+            denied.name().as_str(),
+            "org.freedesktop.DBus.Error.AccessDenied"
+        );
+    }
+}
