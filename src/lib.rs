@@ -32,14 +32,14 @@ pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let dispatcher_action = std::env::var_os("NM_DISPATCHER_ACTION");
     if let Some(event) = cli::hook_arguments(&args, dispatcher_action.as_deref()) {
-        return hook(event);
+        return hook(event, true);
     }
     let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),
     };
     if let Command::Hook(event) = &cli.command {
-        return hook(event);
+        return hook(event, false);
     }
     let result = match cli.command {
         Command::CheckConfig => commands::check_config::run(),
@@ -63,8 +63,9 @@ pub fn main() -> ExitCode {
 }
 
 /// A dispatcher event: handed to a running daemon before any runtime or logging starts
-/// (most of the hook's cost is starting up), else handled here.
-fn hook(args: &[OsString]) -> ExitCode {
+/// (most of the hook's cost is starting up), else handled here. `from_dispatcher`: run by
+/// nm-dispatcher (or as its script), not typed by hand.
+fn hook(args: &[OsString], from_dispatcher: bool) -> ExitCode {
     let event = match adapters::dispatcher::parse(args) {
         Ok(event) => event,
         Err(e) => return exit(Err(e)),
@@ -73,7 +74,10 @@ fn hook(args: &[OsString]) -> ExitCode {
         return exit(verdict);
     }
     logging(true);
-    exit(runtime().and_then(|runtime| runtime.block_on(commands::hook::run(&event))))
+    exit(
+        runtime()
+            .and_then(|runtime| runtime.block_on(commands::hook::run(&event, from_dispatcher))),
+    )
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

@@ -133,7 +133,7 @@ fn match_device_sections_apply_per_device_as_in_networkmanager(nm: Nm) {
            '[connection-wired]' 'match-device=type:ethernet,except:interface-name:e3' 'connection.mptcp-flags=0x12' \
            > /etc/NetworkManager/conf.d/50-match.conf && nmcli general reload conf",
     );
-    for i in 0..3 {
+    for i in 0..4 {
         lab.link(&format!("e{i}"), &format!("s{i}"));
         add_profile(&lab, &format!("c{i}"), &format!("e{i}"), &format!("ipv4.method manual ipv4.addresses 10.{i}.0.1/24 ipv4.gateway 10.{i}.0.254 ipv6.method disabled"));
         lab.sh(&format!("nmcli connection up c{i} >/dev/null"));
@@ -143,6 +143,8 @@ fn match_device_sections_apply_per_device_as_in_networkmanager(nm: Nm) {
         ("10.0.0.1", "e0", "signal"),
         ("10.1.0.1", "e1", "backup"),
         ("10.2.0.1", "e2", nm.default_endpoint_flags()),
+        // Excluded from [connection-wired] by except: the built-in default.
+        ("10.3.0.1", "e3", nm.default_endpoint_flags()),
     ]);
     assert_eq!(native, expected, "NetworkManager matched otherwise");
     lab.sh("ip mptcp endpoint flush");

@@ -70,7 +70,7 @@ fn the_seed_with_networkmanagers_support_on_adopts_and_follows(nm: Nm) {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    assert!(String::from_utf8_lossy(&again.stdout).contains("0 change(s)"));
+    assert!(String::from_utf8_lossy(&again.stdout).contains(" 0 change(s)"));
     assert_eq!(lab.hook_failures(), Vec::<String>::new());
 }
 
@@ -121,7 +121,7 @@ fn at_the_cap_networkmanagers_leftovers_make_room_for_better_addresses(nm: Nm) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 change(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 change(s)"));
     // Another round of events changes nothing and fails nothing.
     lab.sh("nmcli connection down p9 >/dev/null; nmcli connection up p9 >/dev/null");
     lab.expect_endpoints(&best);

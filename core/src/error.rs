@@ -57,7 +57,7 @@ impl ErrorKind {
             ErrorKind::Internal => "nm-mptcp could not write its output",
             ErrorKind::Usage => "bad arguments or dispatcher environment",
             ErrorKind::NetworkManager => {
-                "the system bus or NetworkManager is absent, slow (3 s) or answered something unexpected"
+                "the system bus or NetworkManager is absent, slow (3 s) or answered something unexpected (run by nm-dispatcher, NetworkManager off the bus is no failure: it is starting or stopping)"
             }
             ErrorKind::Kernel => {
                 "the kernel refused a change and still differs from the plan (an EEXIST because NetworkManager added the same endpoint a moment earlier is convergence, not failure)"

@@ -81,7 +81,8 @@ const KERNEL_MAPPING: [(MptcpFlags, EndpointFlags); 5] = [
 pub enum FlagsSource {
     /// The applied profile's `connection.mptcp-flags`.
     Profile,
-    /// `connection.mptcp-flags` in NetworkManager.conf (the profile said `default`).
+    /// `connection.mptcp-flags` in NetworkManager.conf for the device (the profile said
+    /// `default`); the code says `global-default` as NetworkManager calls such defaults.
     GlobalDefault,
     /// NetworkManager's built-in default for its version.
     BuiltIn,

@@ -128,6 +128,8 @@ pub struct KernelAddress {
     pub temporary: bool,
     /// Duplicate address detection has not finished (or failed).
     pub tentative: bool,
+    /// Duplicate address detection failed: the address is never usable.
+    pub dad_failed: bool,
     /// No lifetime (`ip addr add`, static profile addresses, and SLAAC or DHCP ones whose
     /// router gave an infinite lifetime).
     pub permanent: bool,

@@ -38,11 +38,6 @@ struct Section {
 }
 
 impl NmConf {
-    /// No configuration file sets anything.
-    pub const EMPTY: NmConf = NmConf {
-        sections: Vec::new(),
-    };
-
     /// The sections of these file contents (lowest precedence first): `[connection*]`
     /// sections of later files come first, in order of appearance within a file; the plain
     /// `[connection]` section comes last.
@@ -205,8 +200,18 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
         .then(|| &text[prefix.len()..])
 }
 
+/// MAC addresses compared as bytes (`52:54:00:12:34:56`, `52-54-0-12-34-56`, any case).
 fn same_mac(spec: &str, address: &str) -> bool {
-    !address.is_empty() && spec.eq_ignore_ascii_case(address)
+    let bytes = |text: &str| -> Option<Vec<u8>> {
+        text.split([':', '-'])
+            .map(|part| {
+                (!part.is_empty() && part.len() <= 2)
+                    .then(|| u8::from_str_radix(part, 16).ok())
+                    .flatten()
+            })
+            .collect()
+    };
+    matches!((bytes(spec), bytes(address)), (Some(a), Some(b)) if a.len() >= 6 && a == b)
 }
 
 /// `g_pattern_match_simple`: `*` any run, `?` any one character, nothing else special.
@@ -238,7 +243,7 @@ fn glob(pattern: &str, text: &str) -> bool {
     pattern[p..].iter().all(|c| *c == '*')
 }
 
-/// GLib's key file booleans, as NetworkManager reads `stop-match`.
+/// Booleans as NetworkManager reads `stop-match` (`_nm_utils_ascii_str_to_bool`).
 fn parse_boolean(value: &str) -> bool {
     matches!(
         value.trim().to_ascii_lowercase().as_str(),
@@ -304,6 +309,7 @@ mod tests {
             "driver:e1000e/3.*",
             "mac:52:54:00:12:34:56",
             "MAC:52:54:00:12:34:56",
+            "mac:52-54-0-12-34-56",
             "eth0",
             "52:54:00:12:34:56",
             "interface-name:wlan0,type:ethernet",

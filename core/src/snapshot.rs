@@ -83,7 +83,7 @@ fn family_state(family: &NmFamily, kernel: &[&KernelAddress], v6: bool) -> Famil
             addresses.push(CandidateAddress {
                 address,
                 source,
-                ready: held.is_some_and(|k| !k.tentative),
+                ready: held.is_some_and(|k| !k.tentative && !k.dad_failed),
             });
         }
     };
@@ -120,7 +120,15 @@ fn family_state(family: &NmFamily, kernel: &[&KernelAddress], v6: bool) -> Famil
     }
     // SLAAC and DHCPv6 come after `up` without an event of their own; so does DAD's end.
     let dynamic_v6 = v6 && family.method.takes_automatic_configuration(true);
-    let settling = addresses.iter().any(|a| !a.ready)
+    // Waiting: not in the kernel yet, or DAD still running (an address whose DAD failed
+    // never becomes usable: nothing to wait for).
+    let waiting = |a: &CandidateAddress| {
+        kernel
+            .iter()
+            .find(|k| k.address == a.address)
+            .is_none_or(|k| k.tentative)
+    };
+    let settling = addresses.iter().any(waiting)
         || (dynamic_v6 && addresses.iter().all(|a| is_ipv6_link_local(a.address)));
     FamilyState {
         addresses,
@@ -173,12 +181,13 @@ mod tests {
             address: address.parse().unwrap(),
             temporary: false,
             tentative: false,
+            dad_failed: false,
             permanent,
             no_prefix_route: false,
         }
     }
 
-    static NO_CONF: NmConf = NmConf::EMPTY;
+    static NO_CONF: std::sync::LazyLock<NmConf> = std::sync::LazyLock::new(NmConf::default);
 
     fn device(ipv4: NmFamily, ipv6: NmFamily) -> NmDevice {
         NmDevice {
@@ -334,6 +343,24 @@ mod tests {
             .collect();
         assert_eq!(got, vec![("2001:db8:5::c569".into(), AddressSource::Slaac)]);
         assert!(!host.devices[0].ipv6.settling, "not waiting for ever");
+    }
+
+    #[test]
+    fn an_address_whose_dad_failed_is_not_waited_for() {
+        let mut failed = kaddr(2, "192.0.2.2", true);
+        failed.dad_failed = true;
+        let view = NmView {
+            version: None,
+            starting: false,
+            pid: None,
+            devices: vec![device(
+                v4(Method::Manual, &["192.0.2.2"]),
+                v4(Method::Disabled, &[]),
+            )],
+        };
+        let host = assemble(&view, &facts(&[failed]));
+        assert!(!host.devices[0].ipv4.addresses[0].ready);
+        assert!(!host.devices[0].ipv4.settling);
     }
 
     #[test]

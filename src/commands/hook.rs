@@ -5,11 +5,21 @@ use crate::adapters::control;
 use crate::adapters::dispatcher::{Action, Event};
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::run_dir;
+use crate::adapters::nm;
 use crate::adapters::nm::Detail;
 use crate::app::reconcile::{self, NmSource};
 use crate::app::{event_span, verdict, watch};
 use crate::changes::Backing;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
+
+/// Whether NetworkManager owns its name; `true` when the bus cannot say (the error stands).
+async fn nm_on_the_bus() -> bool {
+    let bus = nm::within(std::time::Duration::from_secs(1), async {
+        let bus = nm::system_bus().await?;
+        nm::present(&bus).await
+    });
+    bus.await.unwrap_or(true)
+}
 
 /// Before any runtime or logging starts: `Some` verdict when the event needs no work or a
 /// daemon handled it, `None` when the hook must do the work itself.
@@ -20,17 +30,30 @@ pub(crate) fn answer_without_runtime(event: &Event) -> Option<Result<(), Error>>
     control::forward(&run_dir(), event.interface_name(), event.action.name())
 }
 
-pub(crate) async fn run(event: &Event) -> Result<(), Error> {
+/// `from_dispatcher`: nm-dispatcher ran the hook, so NetworkManager absent from the bus is
+/// NetworkManager starting or stopping (1.52 sends an event then), not a failure.
+pub(crate) async fn run(event: &Event, from_dispatcher: bool) -> Result<(), Error> {
     let span = event_span(event.interface_name(), event.action.name());
     let _entered = span.enter();
     let mut kernel = NetlinkKernel::connect()?;
-    let outcome = reconcile::apply(
+    let applied = reconcile::apply(
         &mut kernel,
         event.going_down(),
         NmSource::Read(Detail::Planning),
         Backing::Event,
     )
-    .await?;
+    .await;
+    let outcome = match applied {
+        Err(e)
+            if from_dispatcher && e.kind == ErrorKind::NetworkManager && !nm_on_the_bus().await =>
+        {
+            tracing::info!(
+                "NetworkManager is not on the bus (starting or stopping): nothing to do"
+            );
+            return Ok(());
+        }
+        applied => applied?,
+    };
     tracing::info!(
         endpoints = outcome.plan.endpoints.len(),
         changes = outcome.applied,

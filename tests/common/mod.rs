@@ -37,9 +37,19 @@ impl Nm {
     /// Whether this version is to be tested: `NM_MPTCP_LAB_VERSIONS` (say `1.42,1.58`) narrows
     /// the default, every one.
     pub fn selected(self) -> bool {
-        std::env::var("NM_MPTCP_LAB_VERSIONS")
-            .map(|list| list.split(',').any(|v| v.trim() == self.version()))
-            .unwrap_or(true)
+        let Ok(list) = std::env::var("NM_MPTCP_LAB_VERSIONS") else {
+            return true;
+        };
+        let versions: Vec<&str> = list.split(',').map(str::trim).collect();
+        for v in &versions {
+            assert!(
+                [Nm::V1_42, Nm::V1_52, Nm::V1_58]
+                    .iter()
+                    .any(|nm| nm.version() == *v),
+                "NM_MPTCP_LAB_VERSIONS: no NetworkManager {v:?} in the lab (1.42, 1.52, 1.58)"
+            );
+        }
+        versions.contains(&self.version())
     }
 
     /// From 1.56 the built-in default (and `default` profiles) adds `laminar`.

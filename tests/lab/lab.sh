@@ -115,8 +115,6 @@ root() {
 # becomes the lab's long-lived holder.
 holder() {
     local dir=$1 d i r
-    echo $$ >"$dir/holder.pid.new"
-    mv "$dir/holder.pid.new" "$dir/holder.pid"
     if [[ -s $dir/root && -z ${LAB_IN_ROOT:-} ]]; then
         # A mount point of its own, so `unshare --propagation private` works inside.
         r=$(cat "$dir/root")
@@ -130,6 +128,9 @@ holder() {
         done
         LAB_IN_ROOT=1 exec chroot "$r" bash "$SELF" __holder "$dir"
     fi
+    # Only now (in the root, if any): nsenter must never find the host's root or /run.
+    echo $$ >"$dir/holder.pid.new"
+    mv "$dir/holder.pid.new" "$dir/holder.pid"
     mount -t tmpfs -o mode=0755 tmpfs /run
     mkdir -p /run/dbus /run/NetworkManager
     # With a read-only /sys NetworkManager does not wait for udev (there is none) and manages
@@ -207,12 +208,13 @@ wait_for_nm() {
 }
 
 start() {
-    local name=$1 dir level=INFO holder
+    local name=$1 dir level=INFO holder suite
     dir=$(state "$name")
     [[ -e /run/netns/$name-c || -e /run/netns/$name-s ]] && die "lab $name exists; stop it first"
     rm -rf "$dir"
     mkdir -p "$dir"
-    if [[ -n $(suite_of "${LAB_NM:-}") ]]; then
+    suite=$(suite_of "${LAB_NM:-}") || exit 1
+    if [[ -n $suite ]]; then
         root "$LAB_NM" >"$dir/root"
     fi
     printf '1\n' >"$dir/nm-sysctl"
@@ -366,6 +368,8 @@ stop() {
     for ns in "$name-c" "$name-s"; do
         [[ -e /run/netns/$ns ]] && ip netns del "$ns"
     done
+    # The mount point this lab left in a shared root (empty once its holder is gone).
+    [[ -s $(state "$name")/root ]] && rmdir "$(cat "$(state "$name")/root")$(state "$name")" 2>/dev/null
     rm -rf "$(state "$name")"
     ((${#pids[@]} == 0)) || die "lab $name: processes survived SIGKILL: ${pids[*]}"
 }

@@ -56,7 +56,9 @@ async fn dump(handle: &rtnetlink::Handle) -> Result<Vec<KernelAddress>, Error> {
                 ifindex: message.header.index,
                 address,
                 temporary: v6 && flags.contains(AddressFlags::Secondary),
-                tentative: flags.intersects(AddressFlags::Tentative | AddressFlags::Dadfailed),
+                tentative: flags.contains(AddressFlags::Tentative)
+                    && !flags.contains(AddressFlags::Dadfailed),
+                dad_failed: flags.contains(AddressFlags::Dadfailed),
                 permanent: flags.contains(AddressFlags::Permanent),
                 no_prefix_route: flags.contains(AddressFlags::Noprefixroute),
             })
