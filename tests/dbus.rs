@@ -90,6 +90,36 @@ fn the_first_caller_starts_the_daemon_and_properties_mirror_the_kernel() {
         "Version is const: {signals}"
     );
     assert_eq!(lab.hook_failures(), Vec::<String>::new());
+
+    // `status` asks the running daemon (so even `nobody` gets the ledger's owners, not
+    // inferred ones) and prints what it prints without one.
+    lab.sh("nmcli connection up p0 >/dev/null");
+    eventually(
+        &lab,
+        &format!("busctl get-property {OBJECT} Endpoints"),
+        |out| out.contains("192.0.2.2"),
+    );
+    // An endpoint added by hand sends no event: Describe reads the kernel again.
+    lab.sh("ip mptcp endpoint add 203.0.113.9 dev e0 signal");
+    let through = lab.sh(&format!("{HOOK} status --json"));
+    assert!(through.contains("203.0.113.9"), "{through}");
+    let as_nobody = lab.sh(&format!("{NOBODY} {HOOK} status --json"));
+    assert_eq!(as_nobody, through);
+    assert!(!through.contains("ledger-unreadable"), "{through}");
+    let text_through = lab.sh(&format!("{HOOK} status"));
+    let pid = busctl(&lab, "call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetConnectionUnixProcessID s io.github.nm_mptcp1");
+    let pid = pid.trim().trim_start_matches("u ");
+    lab.sh(&format!(
+        "kill {pid}; while kill -0 {pid} 2>/dev/null; do sleep 0.05; done"
+    ));
+    assert_eq!(
+        lab.sh(&format!("{HOOK} status --json")),
+        through,
+        "without the daemon"
+    );
+    assert_eq!(lab.sh(&format!("{HOOK} status")), text_through);
+    let inferred = lab.sh(&format!("{NOBODY} {HOOK} status --json"));
+    assert!(inferred.contains("ledger-unreadable"), "{inferred}");
 }
 
 #[test]

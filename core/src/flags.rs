@@ -7,7 +7,7 @@
 use std::fmt;
 
 use bitflags::bitflags;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::nm_version::NmVersion;
 
@@ -193,6 +193,29 @@ impl fmt::Display for EndpointFlags {
 impl Serialize for EndpointFlags {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.names().serialize(serializer)
+    }
+}
+
+/// From `ip mptcp`'s keywords (and unknown bits written as hex), as `Serialize` writes them.
+impl<'de> Deserialize<'de> for EndpointFlags {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(deserializer)?;
+        names
+            .iter()
+            .try_fold(EndpointFlags::empty(), |flags, name| {
+                let known = ENDPOINT_NAMES
+                    .iter()
+                    .find(|(_, n)| n == name)
+                    .map(|(flag, _)| *flag);
+                let bits = known.map(|f| f.bits()).or_else(|| {
+                    name.strip_prefix("0x")
+                        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                });
+                bits.map(|b| flags | EndpointFlags::from_bits_retain(b))
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!("unknown endpoint flag {name:?}"))
+                    })
+            })
     }
 }
 

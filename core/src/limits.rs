@@ -4,11 +4,11 @@
 //! add_addr_accepted = clamp(E - 1, 0, 8). For the seed's three profiles that is the seed's
 //! own `add_addr_accepted 2 subflows 3`. With no managed endpoint, `auto` leaves them alone.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, LimitSetting, LIMIT_MAX};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     pub subflows: u32,
     pub add_addr_accepted: u32,

@@ -101,7 +101,7 @@ pub struct FamilyState {
 }
 
 /// Where an address in NetworkManager's configuration came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AddressSource {
     Profile,

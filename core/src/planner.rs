@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::flags::{EndpointFlags, FlagsSource, MptcpFlags};
 use crate::model::{
@@ -39,7 +39,7 @@ pub struct DevicePlan {
     pub addresses: Vec<AddressDecision>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     Endpoint,
@@ -47,7 +47,7 @@ pub enum Decision {
 }
 
 /// Why an address did or did not become an endpoint. The codes are stable (kebab-case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
     /// Became an endpoint.
@@ -78,7 +78,7 @@ pub enum Reason {
     GoingDown,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddressDecision {
     pub address: IpAddr,
     pub source: AddressSource,

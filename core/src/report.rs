@@ -5,7 +5,7 @@
 use std::fmt::{self, Write};
 use std::net::IpAddr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::changes::Changes;
 use crate::flags::EndpointFlags;
@@ -16,7 +16,7 @@ use crate::ownership::Ledger;
 use crate::planner::{AddressDecision, Decision, Plan};
 
 /// Who manages a kernel endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Owner {
     /// In nm-mptcp's ledger (created or adopted).
     #[serde(rename = "nm-mptcp")]
@@ -28,7 +28,7 @@ pub enum Owner {
 
 /// Something on the host worth a look. In JSON: its stable `code`, its fields and a
 /// `message` for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "kebab-case")]
 pub enum Warning {
     /// The ledger could not be read (not root): owners are inferred from the plan.
@@ -114,7 +114,7 @@ fn with_messages<S: Serializer>(warnings: &[Warning], serializer: S) -> Result<S
     serializer.collect_seq(values)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Status {
     pub nm_version: NmVersion,
     pub sysctl: Sysctl,
@@ -126,13 +126,13 @@ pub struct Status {
     pub warnings: Vec<Warning>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Sysctl {
     pub enabled: Option<bool>,
     pub path_manager: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct EndpointStatus {
     pub id: u8,
     pub address: IpAddr,
@@ -145,7 +145,7 @@ pub struct EndpointStatus {
     pub profile: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ProfileStatus {
     pub id: String,
     pub uuid: String,
@@ -154,7 +154,7 @@ pub struct ProfileStatus {
     pub addresses: Vec<AddressDecision>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RpFilterStatus {
     pub interface: String,
     pub value: Option<u8>,
@@ -587,6 +587,27 @@ mod tests {
             too_low["message"],
             "limits too low: 3 subflow endpoints but subflows 2"
         );
+    }
+
+    #[test]
+    fn the_json_reads_back_as_the_same_status() {
+        let kernel = [
+            KernelEndpoint::on_device(
+                1,
+                "192.0.2.2",
+                2,
+                EndpointFlags::SUBFLOW | EndpointFlags::BACKUP,
+            ),
+            KernelEndpoint::on_device(2, "2001:db8::2", 2, EndpointFlags::from_bits_retain(0x100)),
+        ];
+        let mut plan = plan_of(vec![wanted("192.0.2.2", "p0")]);
+        plan.sysctl_enabled = Some(false);
+        let names = |_| Some("e0".to_owned());
+        let status = status(&plan, &kernel, LIMITS, None, &facts(&names));
+        let json = serde_json::to_string_pretty(&status).unwrap();
+        let back: Status = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string_pretty(&back).unwrap(), json);
+        assert_eq!(render_status(&back), render_status(&status));
     }
 
     #[test]

@@ -31,12 +31,18 @@ pub(crate) struct Published {
     json: String,
 }
 
-/// A `Reconcile` call waiting for the daemon's verdict.
-pub(crate) type ReconcileRequest = oneshot::Sender<Result<(), Error>>;
+/// A call the daemon's loop answers.
+pub(crate) enum Request {
+    /// `Reconcile`, waiting for the verdict.
+    Reconcile(oneshot::Sender<Result<(), Error>>),
+    /// `Describe`, waiting for the status with the kernel read again (endpoints others
+    /// change send no event).
+    Describe(oneshot::Sender<String>),
+}
 
 pub(crate) struct Manager {
     published: Arc<RwLock<Published>>,
-    requests: mpsc::Sender<ReconcileRequest>,
+    requests: mpsc::Sender<Request>,
 }
 
 /// Errors of `Reconcile`: named after the exit status kinds (`io.github.nm_mptcp1.Error.Kernel`),
@@ -244,7 +250,19 @@ impl Manager {
     }
 
     /// Exactly what `nm-mptcp status --json` prints.
-    fn describe(&self) -> String {
+    async fn describe(&self) -> String {
+        let (reply, described) = oneshot::channel();
+        if self
+            .requests
+            .clone()
+            .send(Request::Describe(reply))
+            .await
+            .is_ok()
+        {
+            if let Ok(json) = described.await {
+                return json;
+            }
+        }
         let published = self.published.read().unwrap_or_else(|e| e.into_inner());
         published.json.clone()
     }
@@ -269,7 +287,7 @@ impl Manager {
         let (reply, verdict) = oneshot::channel();
         self.requests
             .clone()
-            .send(reply)
+            .send(Request::Reconcile(reply))
             .await
             .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon is stopping"))?;
         verdict
@@ -279,11 +297,11 @@ impl Manager {
     }
 }
 
-/// The object on `bus`; returns what the daemon publishes to and the `Reconcile` requests
-/// to serve. Callers find it once `claim_name` has succeeded.
+/// The object on `bus`; returns what the daemon publishes to and the calls its loop
+/// answers. Callers find it once `claim_name` has succeeded.
 pub(crate) async fn serve(
     bus: &Connection,
-) -> Result<(Arc<RwLock<Published>>, mpsc::Receiver<ReconcileRequest>), Error> {
+) -> Result<(Arc<RwLock<Published>>, mpsc::Receiver<Request>), Error> {
     let published = Arc::new(RwLock::new(Published::default()));
     let (requests, incoming) = mpsc::channel(8);
     let manager = Manager {
@@ -321,19 +339,43 @@ pub(crate) async fn claim_name(bus: &Connection) -> Result<(), Error> {
     }
 }
 
+/// The running daemon's `Describe` (its status as `status --json` prints it); `None` when no
+/// daemon serves the name (it is never started for this) or it does not answer within 1 s.
+pub(crate) async fn describe(bus: &Connection) -> Option<String> {
+    let proxy = zbus::proxy::Builder::<zbus::Proxy>::new(bus)
+        .destination(NAME)
+        .and_then(|b| b.path(PATH))
+        .and_then(|b| b.interface(INTERFACE))
+        .map(|b| b.cache_properties(zbus::proxy::CacheProperties::No))
+        .ok()?
+        .build()
+        .await
+        .ok()?;
+    let call = proxy.call_with_flags::<_, _, String>(
+        "Describe",
+        zbus::proxy::MethodFlags::NoAutoStart.into(),
+        &(),
+    );
+    match tokio::time::timeout(std::time::Duration::from_secs(1), call).await {
+        Ok(Ok(Some(json))) if !json.is_empty() => Some(json),
+        _ => None,
+    }
+}
+
 /// Publish a new status: the properties that changed go out in one PropertiesChanged.
+/// Returns the status as `Describe` gives it.
 pub(crate) async fn publish(
     bus: &Connection,
     published: &RwLock<Published>,
     status: Status,
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     let json = serde_json::to_string_pretty(&status)
         .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot encode JSON: {e}")))?;
     let (before, after) = {
         let mut state = published.write().unwrap_or_else(|e| e.into_inner());
         let before = properties(&state);
         state.status = Some(status);
-        state.json = json;
+        state.json = json.clone();
         (before, properties(&state))
     };
     let changed: HashMap<&str, Value<'_>> = after
@@ -342,13 +384,14 @@ pub(crate) async fn publish(
         .map(|(name, value)| (*name, Value::from(value.clone())))
         .collect();
     if changed.is_empty() {
-        return Ok(());
+        return Ok(json);
     }
     let emitter = SignalEmitter::new(bus, PATH).map_err(|e| Error::nm(e.to_string()))?;
     let interface = zbus::names::InterfaceName::from_static_str_unchecked(INTERFACE);
     zbus::fdo::Properties::properties_changed(&emitter, interface, changed, (&[][..]).into())
         .await
-        .map_err(|e| Error::nm(format!("cannot signal property changes: {e}")))
+        .map_err(|e| Error::nm(format!("cannot signal property changes: {e}")))?;
+    Ok(json)
 }
 
 /// The changing properties' values.

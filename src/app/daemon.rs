@@ -18,7 +18,7 @@ use super::kernel::Kernel;
 use super::reconcile::{self, NmSource, NM_TIMEOUT};
 use super::{event_span, verdict};
 use crate::adapters::control;
-use crate::adapters::dbus_service;
+use crate::adapters::dbus_service::{self, Request};
 use crate::adapters::dispatcher::{self, Action};
 use crate::adapters::kernel::addresses::AddressEvents;
 use crate::adapters::kernel::netlink::NetlinkKernel;
@@ -61,6 +61,7 @@ pub(crate) async fn run() -> Result<(), Error> {
         view: None,
         stale: true,
         published,
+        plan: None,
     };
     daemon.settle_observed("start").await;
     if daemon.published.is_some() {
@@ -100,15 +101,22 @@ pub(crate) async fn run() -> Result<(), Error> {
             _ = std::future::ready(()), if daemon.stale && daemon.view.is_some() => {
                 daemon.settle_observed("networkmanager").await;
             }
-            Some(reply) = next_request(&mut requests) => {
-                let span = event_span("none", "dbus-reconcile");
-                let settled = daemon.settle(None, true, Backing::Event).instrument(span).await;
-                if let Err(e) = &settled {
-                    tracing::warn!(error = %e, "Reconcile over D-Bus failed");
+            Some(request) = next_request(&mut requests) => match request {
+                Request::Reconcile(reply) => {
+                    let span = event_span("none", "dbus-reconcile");
+                    let settled = daemon.settle(None, true, Backing::Event).instrument(span).await;
+                    if let Err(e) = &settled {
+                        tracing::warn!(error = %e, "Reconcile over D-Bus failed");
+                    }
+                    // The caller may have given up waiting; nothing to do then.
+                    let _ = reply.send(settled);
                 }
-                // The caller may have given up waiting; nothing to do then.
-                let _ = reply.send(settled);
-            }
+                Request::Describe(reply) => {
+                    if let Some(json) = daemon.republish().await {
+                        let _ = reply.send(json);
+                    }
+                }
+            },
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => daemon.serve(stream).await,
                 Err(e) => {
@@ -120,10 +128,10 @@ pub(crate) async fn run() -> Result<(), Error> {
     }
 }
 
-/// The next `Reconcile` call, or never without the D-Bus interface.
+/// The next D-Bus call for the loop, or never without the D-Bus interface.
 async fn next_request(
-    requests: &mut Option<futures_channel::mpsc::Receiver<dbus_service::ReconcileRequest>>,
-) -> Option<dbus_service::ReconcileRequest> {
+    requests: &mut Option<futures_channel::mpsc::Receiver<Request>>,
+) -> Option<Request> {
     match requests {
         Some(requests) => requests.next().await,
         None => std::future::pending().await,
@@ -174,6 +182,8 @@ struct Daemon {
     kernel: NetlinkKernel,
     /// Where the D-Bus interface reads the status from; `None` without the interface.
     published: Option<Arc<RwLock<dbus_service::Published>>>,
+    /// The last reconciliation's plan, for a status with the kernel read again.
+    plan: Option<Plan>,
     /// NetworkManager's view as last read; `None` until a read succeeds.
     view: Option<NmView>,
     /// A signal said the view may be out of date.
@@ -232,7 +242,6 @@ impl Daemon {
             self.kernel.reconnect();
         }
         let outcome = applied?;
-        self.publish(&outcome.plan).await;
         if outcome.changes.is_empty() && outcome.refused.is_empty() {
             tracing::debug!(endpoints = outcome.plan.endpoints.len(), "reconciled");
         } else {
@@ -242,15 +251,25 @@ impl Daemon {
                 "reconciled"
             );
         }
-        verdict(&outcome)
+        let verdict = verdict(&outcome);
+        self.publish(&outcome.plan).await;
+        self.plan = Some(outcome.plan);
+        verdict
+    }
+
+    /// The last plan's status with the kernel read again (`Describe`); `None` before the
+    /// first reconciliation.
+    async fn republish(&mut self) -> Option<String> {
+        let plan = self.plan.take()?;
+        let json = self.publish(&plan).await;
+        self.plan = Some(plan);
+        json
     }
 
     /// Publish the status after a reconciliation on the D-Bus interface (its properties and
-    /// `Describe`).
-    async fn publish(&mut self, plan: &Plan) {
-        let Some(published) = &self.published else {
-            return;
-        };
+    /// `Describe`); returns it as `Describe` gives it.
+    async fn publish(&mut self, plan: &Plan) -> Option<String> {
+        let published = self.published.as_ref()?;
         let published = published.clone();
         let published_now = async {
             let kernel = self.kernel.endpoints().await?;
@@ -260,9 +279,10 @@ impl Daemon {
             let status = super::status::report(plan, &kernel, limits, Some(&ledger), &dir);
             dbus_service::publish(&self.bus, &published, status).await
         };
-        if let Err(e) = published_now.await {
-            tracing::warn!(error = %e, "cannot publish the status on D-Bus");
-        }
+        published_now
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot publish the status on D-Bus"))
+            .ok()
     }
 
     /// `settle` for what the daemon notices itself (signals, address changes, its start):

@@ -3,17 +3,27 @@
 //! user that can read the system bus and netlink (ownership is then inferred from the plan).
 
 use crate::adapters::config_file;
+use crate::adapters::dbus_service;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{ledger_readable, read_ledger, run_dir};
-use crate::adapters::nm::Detail;
+use crate::adapters::nm::{self, Detail};
 use crate::app::reconcile::{survey, NmSource};
 use crate::app::status::report;
-use crate::error::Error;
-use crate::report::render_status;
+use crate::error::{Error, ErrorKind};
+use crate::report::{render_status, Status};
 
 pub(crate) async fn run(json: bool) -> Result<(), Error> {
     // A broken configuration is reported here too, as by every command that reads it.
     config_file::load(&config_file::path())?;
+    if let Some(status) = from_the_daemon().await {
+        return if json {
+            super::emit(&format!("{status}\n"))
+        } else {
+            let status: Status = serde_json::from_str(&status)
+                .map_err(|e| Error::new(ErrorKind::Daemon, format!("the daemon described {e}")))?;
+            super::emit(&render_status(&status))
+        };
+    }
     let dir = run_dir();
     let ledger = ledger_readable(&dir).then(|| read_ledger(&dir));
     let mut kernel = NetlinkKernel::connect()?;
@@ -32,4 +42,16 @@ pub(crate) async fn run(json: bool) -> Result<(), Error> {
         &dir,
     );
     super::print(&status, json, render_status)
+}
+
+/// The running daemon's status (its D-Bus `Describe`): one source of truth, already at hand.
+async fn from_the_daemon() -> Option<String> {
+    let asked = async {
+        let bus = nm::system_bus().await.ok()?;
+        dbus_service::describe(&bus).await
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), asked)
+        .await
+        .ok()
+        .flatten()
 }
