@@ -107,6 +107,13 @@ fn the_first_caller_starts_the_daemon_and_properties_mirror_the_kernel() {
     assert_eq!(as_nobody, through);
     assert!(!through.contains("ledger-unreadable"), "{through}");
     let text_through = lab.sh(&format!("{HOOK} status"));
+    // So does `plan` (its Plan method), for anyone.
+    let plan_through = lab.sh(&format!("{HOOK} plan --json"));
+    assert_eq!(
+        lab.sh(&format!("{NOBODY} {HOOK} plan --json")),
+        plan_through
+    );
+    let plan_text_through = lab.sh(&format!("{HOOK} plan"));
     let pid = busctl(&lab, "call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetConnectionUnixProcessID s io.github.nm_mptcp1");
     let pid = pid.trim().trim_start_matches("u ");
     lab.sh(&format!(
@@ -118,6 +125,8 @@ fn the_first_caller_starts_the_daemon_and_properties_mirror_the_kernel() {
         "without the daemon"
     );
     assert_eq!(lab.sh(&format!("{HOOK} status")), text_through);
+    assert_eq!(lab.sh(&format!("{HOOK} plan --json")), plan_through);
+    assert_eq!(lab.sh(&format!("{HOOK} plan")), plan_text_through);
     let inferred = lab.sh(&format!("{NOBODY} {HOOK} status --json"));
     assert!(inferred.contains("ledger-unreadable"), "{inferred}");
 }

@@ -4,13 +4,13 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::flags::EndpointFlags;
 use crate::model::{code, DesiredEndpoint, KernelEndpoint, MPTCP_PM_ADDR_MAX};
 use crate::ownership::Ledger;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Operation {
     /// Delete an endpoint by its kernel id.
@@ -45,7 +45,7 @@ impl std::fmt::Display for Operation {
 }
 
 /// Why nm-mptcp deletes an endpoint; the codes are stable (kebab-case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeleteReason {
     /// nm-mptcp manages it (created or adopted) and the plan no longer wants it.

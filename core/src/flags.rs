@@ -76,7 +76,7 @@ const KERNEL_MAPPING: [(MptcpFlags, EndpointFlags); 5] = [
 ];
 
 /// Where the effective flags of a device came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FlagsSource {
     /// The applied profile's `connection.mptcp-flags`.
@@ -216,6 +216,23 @@ impl<'de> Deserialize<'de> for EndpointFlags {
                         serde::de::Error::custom(format!("unknown endpoint flag {name:?}"))
                     })
             })
+    }
+}
+
+/// From nmcli's keywords, as `Serialize` writes them.
+impl<'de> Deserialize<'de> for MptcpFlags {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(deserializer)?;
+        names.iter().try_fold(MptcpFlags::empty(), |flags, name| {
+            if name == "default" {
+                return Ok(flags);
+            }
+            PROFILE_NAMES
+                .iter()
+                .find(|(_, n)| n == name)
+                .map(|(flag, _)| flags | *flag)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown mptcp flag {name:?}")))
+        })
     }
 }
 

@@ -163,7 +163,7 @@ impl KernelEndpoint {
 }
 
 /// An endpoint nm-mptcp wants in the kernel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredEndpoint {
     pub address: IpAddr,
     pub ifindex: u32,

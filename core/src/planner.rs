@@ -16,7 +16,7 @@ use crate::model::{
 use crate::nm_version::NmVersion;
 
 /// What the planner decided for the whole host.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub nm_version: NmVersion,
     pub sysctl_enabled: Option<bool>,
@@ -27,7 +27,7 @@ pub struct Plan {
     pub awaiting_addresses: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DevicePlan {
     pub interface: String,
     pub ifindex: u32,

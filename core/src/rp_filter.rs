@@ -3,12 +3,12 @@
 //! none, only where nm-mptcp made the change and the value is still 2. Values 0 and 2 and
 //! `conf.all` are never touched. The decision is pure; /proc is read and written by the shell.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const STRICT: u8 = 1;
 pub const LOOSE: u8 = 2;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RpFilterChange {
     pub interface: String,
     pub from: u8,

@@ -38,6 +38,8 @@ pub(crate) enum Request {
     /// `Describe`, waiting for the status with the kernel read again (endpoints others
     /// change send no event).
     Describe(oneshot::Sender<String>),
+    /// `Plan`, waiting for what a dispatcher event would do now.
+    Plan(oneshot::Sender<Result<String, Error>>),
 }
 
 pub(crate) struct Manager {
@@ -267,6 +269,20 @@ impl Manager {
         published.json.clone()
     }
 
+    /// Exactly what `nm-mptcp plan --json` prints: what a dispatcher event would do now,
+    /// changing nothing.
+    async fn plan(&self) -> Result<String, ServiceError> {
+        let (reply, planned) = oneshot::channel();
+        self.requests
+            .clone()
+            .send(Request::Plan(reply))
+            .await
+            .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon is stopping"))?;
+        Ok(planned
+            .await
+            .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon did not answer"))??)
+    }
+
     /// Apply the whole host now; replies when done. Root only.
     async fn reconcile(
         &self,
@@ -339,27 +355,33 @@ pub(crate) async fn claim_name(bus: &Connection) -> Result<(), Error> {
     }
 }
 
-/// The running daemon's `Describe` (its status as `status --json` prints it); `None` when no
-/// daemon serves the name (it is never started for this) or it does not answer within 1 s.
-pub(crate) async fn describe(bus: &Connection) -> Option<String> {
-    let proxy = zbus::proxy::Builder::<zbus::Proxy>::new(bus)
-        .destination(NAME)
-        .and_then(|b| b.path(PATH))
-        .and_then(|b| b.interface(INTERFACE))
-        .map(|b| b.cache_properties(zbus::proxy::CacheProperties::No))
-        .ok()?
-        .build()
+/// The running daemon's answer to `Describe` or `Plan` (what `status --json` or `plan --json`
+/// prints); `None` when no daemon serves the name (it is never started for this) or it does
+/// not answer within 2 s.
+pub(crate) async fn ask(method: &str) -> Option<String> {
+    let asked = async {
+        let bus = crate::adapters::nm::system_bus().await.ok()?;
+        let proxy = zbus::proxy::Builder::<zbus::Proxy>::new(&bus)
+            .destination(NAME)
+            .and_then(|b| b.path(PATH))
+            .and_then(|b| b.interface(INTERFACE))
+            .map(|b| b.cache_properties(zbus::proxy::CacheProperties::No))
+            .ok()?
+            .build()
+            .await
+            .ok()?;
+        let flags = zbus::proxy::MethodFlags::NoAutoStart.into();
+        proxy
+            .call_with_flags::<_, _, String>(method, flags, &())
+            .await
+            .ok()
+            .flatten()
+            .filter(|answer| !answer.is_empty())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), asked)
         .await
-        .ok()?;
-    let call = proxy.call_with_flags::<_, _, String>(
-        "Describe",
-        zbus::proxy::MethodFlags::NoAutoStart.into(),
-        &(),
-    );
-    match tokio::time::timeout(std::time::Duration::from_secs(1), call).await {
-        Ok(Ok(Some(json))) if !json.is_empty() => Some(json),
-        _ => None,
-    }
+        .ok()
+        .flatten()
 }
 
 /// Publish a new status: the properties that changed go out in one PropertiesChanged.

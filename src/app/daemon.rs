@@ -111,6 +111,9 @@ pub(crate) async fn run() -> Result<(), Error> {
                     // The caller may have given up waiting; nothing to do then.
                     let _ = reply.send(settled);
                 }
+                Request::Plan(reply) => {
+                    let _ = reply.send(daemon.plan().await);
+                }
                 Request::Describe(reply) => {
                     if let Some(json) = daemon.republish().await {
                         let _ = reply.send(json);
@@ -211,13 +214,8 @@ impl Daemon {
         .await
     }
 
-    /// Read NetworkManager again if needed, then reconcile against the view.
-    async fn settle(
-        &mut self,
-        going_down: Option<&str>,
-        refresh: bool,
-        backing: Backing,
-    ) -> Result<(), Error> {
+    /// Read NetworkManager again if asked or a signal made the view stale.
+    async fn refresh_view(&mut self, refresh: bool) -> Result<(), Error> {
         if refresh || self.stale || self.view.is_none() {
             // Cleared first: a signal that arrives during the read makes it stale again.
             self.stale = false;
@@ -232,6 +230,30 @@ impl Daemon {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// What a dispatcher event would do now (`plan --json`), against the held view.
+    async fn plan(&mut self) -> Result<String, Error> {
+        self.refresh_view(false).await?;
+        let view = self
+            .view
+            .as_ref()
+            .ok_or_else(|| Error::nm("NetworkManager's view could not be read"))?;
+        let dry_run = reconcile::dry_run(&mut self.kernel, NmSource::Held(view));
+        let outcome = draining(&mut self.signals, &mut self.stale, dry_run).await?;
+        serde_json::to_string_pretty(&outcome)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot encode JSON: {e}")))
+    }
+
+    /// Read NetworkManager again if needed, then reconcile against the view.
+    async fn settle(
+        &mut self,
+        going_down: Option<&str>,
+        refresh: bool,
+        backing: Backing,
+    ) -> Result<(), Error> {
+        self.refresh_view(refresh).await?;
         let Some(view) = self.view.as_ref().filter(|v| !v.starting) else {
             tracing::debug!("NetworkManager is starting; its devices are not back yet");
             return Ok(());

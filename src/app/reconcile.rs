@@ -8,12 +8,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::kernel::Kernel;
 use crate::adapters::config_file;
 use crate::adapters::kernel::mptcp::Refusal;
-use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{read_ledger, run_dir, LedgerStore};
 use crate::adapters::nm::{self, Detail};
 use crate::adapters::nm_conf_files::{self, ConfPaths};
@@ -34,7 +33,7 @@ pub(crate) const NM_TIMEOUT: Duration = Duration::from_secs(3);
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// What one reconciliation decided and did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Outcome {
     pub plan: Plan,
     #[serde(flatten)]
@@ -45,7 +44,7 @@ pub(crate) struct Outcome {
     pub refused: Vec<Refused>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Refused {
     pub change: String,
     pub error: String,
@@ -134,18 +133,14 @@ fn changes_for(
 
 /// What a dispatcher event would do now, without changing anything (and without waiting
 /// for the lock).
-pub(crate) async fn dry_run(going_down: Option<&str>) -> Result<Outcome, Error> {
+pub(crate) async fn dry_run(
+    kernel: &mut impl Kernel,
+    source: NmSource<'_>,
+) -> Result<Outcome, Error> {
     let config = config_file::load(&config_file::path())?;
     let ledger = read_ledger(&run_dir());
-    let mut kernel = NetlinkKernel::connect()?;
-    let survey = survey(
-        &mut kernel,
-        &ledger,
-        going_down,
-        NmSource::Read(Detail::Planning),
-    )
-    .await?;
-    let changes = changes_for(&survey, &ledger, &config, &kernel, Backing::Event);
+    let survey = survey(kernel, &ledger, None, source).await?;
+    let changes = changes_for(&survey, &ledger, &config, kernel, Backing::Event);
     Ok(Outcome {
         plan: survey.plan,
         changes,

@@ -6,7 +6,7 @@ use crate::adapters::config_file;
 use crate::adapters::dbus_service;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{ledger_readable, read_ledger, run_dir};
-use crate::adapters::nm::{self, Detail};
+use crate::adapters::nm::Detail;
 use crate::app::reconcile::{survey, NmSource};
 use crate::app::status::report;
 use crate::error::{Error, ErrorKind};
@@ -15,7 +15,7 @@ use crate::report::{render_status, Status};
 pub(crate) async fn run(json: bool) -> Result<(), Error> {
     // A broken configuration is reported here too, as by every command that reads it.
     config_file::load(&config_file::path())?;
-    if let Some(status) = from_the_daemon().await {
+    if let Some(status) = dbus_service::ask("Describe").await {
         return if json {
             super::emit(&format!("{status}\n"))
         } else {
@@ -42,16 +42,4 @@ pub(crate) async fn run(json: bool) -> Result<(), Error> {
         &dir,
     );
     super::print(&status, json, render_status)
-}
-
-/// The running daemon's status (its D-Bus `Describe`): one source of truth, already at hand.
-async fn from_the_daemon() -> Option<String> {
-    let asked = async {
-        let bus = nm::system_bus().await.ok()?;
-        dbus_service::describe(&bus).await
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(2), asked)
-        .await
-        .ok()
-        .flatten()
 }
