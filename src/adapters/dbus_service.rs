@@ -1,14 +1,14 @@
 //! nm-mptcp's own face on the system bus, served by the daemon: `io.github.nm_mptcp1` at
 //! `/io/github/nm_mptcp1`, interface `io.github.nm_mptcp1.Manager` (`dbus/` holds its policy,
 //! activation file and introspection data). Read-only properties built from the status the
-//! daemon publishes after each reconciliation; `Describe` for anyone, `Reconcile` for root.
+//! daemon publishes after each reconciliation; `Describe` and `Plan` for anyone, `Reconcile`
+//! for root; each call is answered by the daemon's loop.
 //! Every dictionary is `a{sv}`, so keys can be added without breaking clients.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use futures_channel::{mpsc, oneshot};
-use futures_util::SinkExt;
+use tokio::sync::{mpsc, oneshot};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{OwnedValue, Value};
@@ -24,21 +24,23 @@ pub(crate) const INTERFACE: &str = "io.github.nm_mptcp1.Manager";
 
 type Dict = HashMap<String, OwnedValue>;
 
-/// What the daemon last published: the status and its JSON (`Describe`).
+/// What the daemon last published: the status its properties show.
 #[derive(Default)]
 pub(crate) struct Published {
     status: Option<Status>,
-    json: String,
 }
 
-/// A call the daemon's loop answers.
+/// How many calls may wait for the daemon's loop; more are refused as `Busy` at once, so no
+/// caller can pile work up in front of the hook's events.
+const WAITING_CALLS: usize = 4;
+
+/// A call the daemon's loop answers, with where the answer goes.
 pub(crate) enum Request {
-    /// `Reconcile`, waiting for the verdict.
+    /// `Reconcile`: the verdict.
     Reconcile(oneshot::Sender<Result<(), Error>>),
-    /// `Describe`, waiting for the status with the kernel read again (endpoints others
-    /// change send no event).
-    Describe(oneshot::Sender<String>),
-    /// `Plan`, waiting for what a dispatcher event would do now.
+    /// `Describe`: the status as of now (a hand-added endpoint or a sysctl sends no event).
+    Describe(oneshot::Sender<Result<String, Error>>),
+    /// `Plan`: what a dispatcher event would do now.
     Plan(oneshot::Sender<Result<String, Error>>),
 }
 
@@ -47,7 +49,32 @@ pub(crate) struct Manager {
     requests: mpsc::Sender<Request>,
 }
 
-/// Errors of `Reconcile`: named after the exit status kinds (`io.github.nm_mptcp1.Error.Kernel`),
+impl Manager {
+    /// Hand a call to the daemon's loop and wait for its answer.
+    async fn ask<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Request,
+    ) -> Result<T, ServiceError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .try_send(request(reply))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Error::new(
+                    ErrorKind::Busy,
+                    format!("{WAITING_CALLS} calls are already waiting for the daemon"),
+                ),
+                mpsc::error::TrySendError::Closed(_) => {
+                    Error::new(ErrorKind::Daemon, "the daemon is stopping")
+                }
+            })?;
+        let answer = answer
+            .await
+            .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon did not answer"))?;
+        Ok(answer?)
+    }
+}
+
+/// Errors of the methods: named after the exit status kinds (`io.github.nm_mptcp1.Error.Kernel`),
 /// or the bus's own (`org.freedesktop.DBus.Error.AccessDenied`).
 #[derive(Debug)]
 pub(crate) enum ServiceError {
@@ -251,36 +278,15 @@ impl Manager {
         self.with_status(warnings_of)
     }
 
-    /// Exactly what `nm-mptcp status --json` prints.
-    async fn describe(&self) -> String {
-        let (reply, described) = oneshot::channel();
-        if self
-            .requests
-            .clone()
-            .send(Request::Describe(reply))
-            .await
-            .is_ok()
-        {
-            if let Ok(json) = described.await {
-                return json;
-            }
-        }
-        let published = self.published.read().unwrap_or_else(|e| e.into_inner());
-        published.json.clone()
+    /// Exactly what `nm-mptcp status --json` prints, as of now.
+    async fn describe(&self) -> Result<String, ServiceError> {
+        self.ask(Request::Describe).await
     }
 
     /// Exactly what `nm-mptcp plan --json` prints: what a dispatcher event would do now,
     /// changing nothing.
     async fn plan(&self) -> Result<String, ServiceError> {
-        let (reply, planned) = oneshot::channel();
-        self.requests
-            .clone()
-            .send(Request::Plan(reply))
-            .await
-            .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon is stopping"))?;
-        Ok(planned
-            .await
-            .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon did not answer"))??)
+        self.ask(Request::Plan).await
     }
 
     /// Apply the whole host now; replies when done. Root only.
@@ -300,16 +306,7 @@ impl Manager {
         if uid != 0 {
             return Err(ServiceError::AccessDenied("Reconcile is for root".into()));
         }
-        let (reply, verdict) = oneshot::channel();
-        self.requests
-            .clone()
-            .send(Request::Reconcile(reply))
-            .await
-            .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon is stopping"))?;
-        verdict
-            .await
-            .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon did not answer"))??;
-        Ok(())
+        self.ask(Request::Reconcile).await
     }
 }
 
@@ -319,7 +316,7 @@ pub(crate) async fn serve(
     bus: &Connection,
 ) -> Result<(Arc<RwLock<Published>>, mpsc::Receiver<Request>), Error> {
     let published = Arc::new(RwLock::new(Published::default()));
-    let (requests, incoming) = mpsc::channel(8);
+    let (requests, incoming) = mpsc::channel(WAITING_CALLS);
     let manager = Manager {
         published: published.clone(),
         requests,
@@ -397,7 +394,6 @@ pub(crate) async fn publish(
         let mut state = published.write().unwrap_or_else(|e| e.into_inner());
         let before = properties(&state);
         state.status = Some(status);
-        state.json = json.clone();
         (before, properties(&state))
     };
     let changed: HashMap<&str, Value<'_>> = after
@@ -447,7 +443,7 @@ mod tests {
     fn introspection() -> String {
         let manager = Manager {
             published: Arc::default(),
-            requests: mpsc::channel(0).0,
+            requests: mpsc::channel(1).0,
         };
         let mut xml = String::from(
             "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n \

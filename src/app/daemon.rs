@@ -62,10 +62,15 @@ pub(crate) async fn run() -> Result<(), Error> {
         stale: true,
         published,
         plan: None,
+        unpublished: false,
     };
     daemon.settle_observed("start").await;
     if daemon.published.is_some() {
-        match dbus_service::claim_name(&daemon.bus).await {
+        // A caller that activated the daemon reads a full status.
+        daemon.unpublished = false;
+        daemon.republish().await;
+        let claim = dbus_service::claim_name(&daemon.bus);
+        match draining(&mut daemon.signals, &mut daemon.stale, claim).await {
             Ok(()) => tracing::info!(name = dbus_service::NAME, "serving on the system bus"),
             Err(e) if e.kind == ErrorKind::Busy => return Err(e),
             Err(e) => tracing::warn!(error = %e, "serving without the D-Bus interface"),
@@ -97,6 +102,10 @@ pub(crate) async fn run() -> Result<(), Error> {
                 addresses.drain();
                 daemon.settle_observed("address-change").await;
             }
+            _ = std::future::ready(()), if daemon.unpublished => {
+                daemon.unpublished = false;
+                daemon.republish().await;
+            }
             // Signals consumed while the daemon was busy (see `draining`) still count.
             _ = std::future::ready(()), if daemon.stale && daemon.view.is_some() => {
                 daemon.settle_observed("networkmanager").await;
@@ -115,9 +124,7 @@ pub(crate) async fn run() -> Result<(), Error> {
                     let _ = reply.send(daemon.plan().await);
                 }
                 Request::Describe(reply) => {
-                    if let Some(json) = daemon.republish().await {
-                        let _ = reply.send(json);
-                    }
+                    let _ = reply.send(daemon.describe().await);
                 }
             },
             accepted = listener.accept() => match accepted {
@@ -133,10 +140,10 @@ pub(crate) async fn run() -> Result<(), Error> {
 
 /// The next D-Bus call for the loop, or never without the D-Bus interface.
 async fn next_request(
-    requests: &mut Option<futures_channel::mpsc::Receiver<Request>>,
+    requests: &mut Option<tokio::sync::mpsc::Receiver<Request>>,
 ) -> Option<Request> {
     match requests {
-        Some(requests) => requests.next().await,
+        Some(requests) => requests.recv().await,
         None => std::future::pending().await,
     }
 }
@@ -187,6 +194,9 @@ struct Daemon {
     published: Option<Arc<RwLock<dbus_service::Published>>>,
     /// The last reconciliation's plan, for a status with the kernel read again.
     plan: Option<Plan>,
+    /// A reconciliation has not been published on D-Bus yet: done once its caller has its
+    /// answer (the hook waits for the reconciliation, not for the status).
+    unpublished: bool,
     /// NetworkManager's view as last read; `None` until a read succeeds.
     view: Option<NmView>,
     /// A signal said the view may be out of date.
@@ -233,17 +243,36 @@ impl Daemon {
         Ok(())
     }
 
-    /// What a dispatcher event would do now (`plan --json`), against the held view.
-    async fn plan(&mut self) -> Result<String, Error> {
-        self.refresh_view(false).await?;
-        let view = self
-            .view
-            .as_ref()
-            .ok_or_else(|| Error::nm("NetworkManager's view could not be read"))?;
+    /// What a dispatcher event would do now, changing nothing, not even the daemon's own
+    /// state: the held view when it is current, else one read for this alone (a stale view
+    /// stays stale, so the reconciliation it calls for still happens).
+    async fn dry_run(&mut self) -> Result<reconcile::Outcome, Error> {
+        let read_now;
+        let view = match &self.view {
+            Some(view) if !self.stale => view,
+            _ => {
+                let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Full));
+                read_now = draining(&mut self.signals, &mut self.stale, read)
+                    .await
+                    .map_err(|e| e.context("reading NetworkManager"))?;
+                &read_now
+            }
+        };
         let dry_run = reconcile::dry_run(&mut self.kernel, NmSource::Held(view));
-        let outcome = draining(&mut self.signals, &mut self.stale, dry_run).await?;
+        draining(&mut self.signals, &mut self.stale, dry_run).await
+    }
+
+    /// `plan --json`, for the D-Bus `Plan`.
+    async fn plan(&mut self) -> Result<String, Error> {
+        let outcome = self.dry_run().await?;
         serde_json::to_string_pretty(&outcome)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot encode JSON: {e}")))
+    }
+
+    /// `status --json` as of now, for the D-Bus `Describe` (published as well).
+    async fn describe(&mut self) -> Result<String, Error> {
+        let outcome = self.dry_run().await?;
+        self.publish(&outcome.plan).await
     }
 
     /// Read NetworkManager again if needed, then reconcile against the view.
@@ -274,24 +303,29 @@ impl Daemon {
             );
         }
         let verdict = verdict(&outcome);
-        self.publish(&outcome.plan).await;
         self.plan = Some(outcome.plan);
+        self.unpublished = true;
         verdict
     }
 
-    /// The last plan's status with the kernel read again (`Describe`); `None` before the
-    /// first reconciliation.
-    async fn republish(&mut self) -> Option<String> {
-        let plan = self.plan.take()?;
-        let json = self.publish(&plan).await;
+    /// Publish the last reconciliation's status, with the kernel as it is now.
+    async fn republish(&mut self) {
+        let Some(plan) = self.plan.take() else {
+            return;
+        };
+        if let Err(e) = self.publish(&plan).await {
+            tracing::warn!(error = %e, "cannot publish the status on D-Bus");
+        }
         self.plan = Some(plan);
-        json
     }
 
-    /// Publish the status after a reconciliation on the D-Bus interface (its properties and
-    /// `Describe`); returns it as `Describe` gives it.
-    async fn publish(&mut self, plan: &Plan) -> Option<String> {
-        let published = self.published.as_ref()?;
+    /// Publish a plan's status on the D-Bus interface (its properties); returns it as
+    /// `status --json` prints it.
+    async fn publish(&mut self, plan: &Plan) -> Result<String, Error> {
+        let published = self
+            .published
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorKind::Daemon, "no D-Bus interface"))?;
         let published = published.clone();
         let published_now = async {
             let kernel = self.kernel.endpoints().await?;
@@ -301,10 +335,7 @@ impl Daemon {
             let status = super::status::report(plan, &kernel, limits, Some(&ledger), &dir);
             dbus_service::publish(&self.bus, &published, status).await
         };
-        published_now
-            .await
-            .inspect_err(|e| tracing::warn!(error = %e, "cannot publish the status on D-Bus"))
-            .ok()
+        published_now.await
     }
 
     /// `settle` for what the daemon notices itself (signals, address changes, its start):

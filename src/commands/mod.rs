@@ -26,6 +26,23 @@ fn print<T: Serialize>(value: &T, json: bool, render: impl Fn(&T) -> String) -> 
     }
 }
 
+/// Print the running daemon's answer to `method` (`Describe`, `Plan`: the command's own JSON)
+/// as the command prints its own; `None` when no daemon answers.
+async fn print_from_daemon<T: serde::de::DeserializeOwned>(
+    method: &str,
+    json: bool,
+    render: impl Fn(&T) -> String,
+) -> Option<Result<(), Error>> {
+    let answer = crate::adapters::dbus_service::ask(method).await?;
+    Some(if json {
+        emit(&format!("{answer}\n"))
+    } else {
+        serde_json::from_str::<T>(&answer)
+            .map_err(|e| Error::new(ErrorKind::Daemon, format!("the daemon's {method}: {e}")))
+            .and_then(|value| emit(&render(&value)))
+    })
+}
+
 /// Write to stdout; a closed or full stdout is an error (exit 1), not a panic.
 pub(crate) fn emit(text: &str) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();

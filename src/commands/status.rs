@@ -3,26 +3,19 @@
 //! user that can read the system bus and netlink (ownership is then inferred from the plan).
 
 use crate::adapters::config_file;
-use crate::adapters::dbus_service;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{ledger_readable, read_ledger, run_dir};
 use crate::adapters::nm::Detail;
 use crate::app::reconcile::{survey, NmSource};
 use crate::app::status::report;
-use crate::error::{Error, ErrorKind};
-use crate::report::{render_status, Status};
+use crate::error::Error;
+use crate::report::render_status;
 
 pub(crate) async fn run(json: bool) -> Result<(), Error> {
     // A broken configuration is reported here too, as by every command that reads it.
     config_file::load(&config_file::path())?;
-    if let Some(status) = dbus_service::ask("Describe").await {
-        return if json {
-            super::emit(&format!("{status}\n"))
-        } else {
-            let status: Status = serde_json::from_str(&status)
-                .map_err(|e| Error::new(ErrorKind::Daemon, format!("the daemon described {e}")))?;
-            super::emit(&render_status(&status))
-        };
+    if let Some(printed) = super::print_from_daemon("Describe", json, render_status).await {
+        return printed;
     }
     let dir = run_dir();
     let ledger = ledger_readable(&dir).then(|| read_ledger(&dir));
