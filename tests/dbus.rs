@@ -72,6 +72,10 @@ fn the_first_caller_starts_the_daemon_and_properties_mirror_the_kernel() {
     assert_eq!(first["Flags"]["data"][0], "subflow");
     let limits = busctl(&lab, &format!("get-property {OBJECT} Limits"));
     assert!(limits.contains("\"Subflows\" u 2"), "{limits}");
+    assert!(
+        limits.contains("\"SubflowsSetting\" s \"auto\""),
+        "where the limits come from: {limits}"
+    );
 
     // Taking the link down changes Endpoints, in a PropertiesChanged signal.
     lab.sh("(timeout 8 dbus-monitor --system \"type=signal,sender=io.github.nm_mptcp1\" > /tmp/nm-mptcp-monitor.txt 2>&1 &); sleep 0.5");

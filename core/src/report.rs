@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::changes::Changes;
+use crate::config::Config;
 use crate::flags::EndpointFlags;
 use crate::limits::Limits;
 use crate::model::{code, KernelEndpoint};
@@ -119,11 +120,19 @@ pub struct Status {
     pub nm_version: NmVersion,
     pub sysctl: Sysctl,
     pub limits: Limits,
+    /// Where the limits come from: the configuration's `auto`, `keep` or a number.
+    pub limit_settings: LimitSettings,
     pub endpoints: Vec<EndpointStatus>,
     pub profiles: Vec<ProfileStatus>,
     pub rp_filter: Vec<RpFilterStatus>,
     #[serde(serialize_with = "with_messages")]
     pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitSettings {
+    pub subflows: String,
+    pub add_addr_accepted: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -171,6 +180,7 @@ pub struct HostFacts<'a> {
     pub rp_filter: &'a dyn Fn(&str) -> Option<u8>,
     /// The run directory, named when the ledger cannot be read.
     pub run_dir: String,
+    pub config: &'a Config,
 }
 
 /// The status of the host. `ledger` is `None` when it could not be read: owners are then
@@ -223,6 +233,10 @@ pub fn status(
             path_manager: facts.path_manager.clone(),
         },
         limits,
+        limit_settings: LimitSettings {
+            subflows: facts.config.subflows.to_string(),
+            add_addr_accepted: facts.config.add_addr_accepted.to_string(),
+        },
         endpoints,
         profiles: profiles(plan),
         rp_filter: rp_filter(plan, ledger.unwrap_or(&empty), facts),
@@ -504,8 +518,11 @@ mod tests {
             interface_name: names,
             rp_filter: &|_| Some(2),
             run_dir: "/run/nm-mptcp".into(),
+            config: &DEFAULT_CONFIG,
         }
     }
+
+    static DEFAULT_CONFIG: std::sync::LazyLock<Config> = std::sync::LazyLock::new(Config::default);
 
     const LIMITS: Limits = Limits {
         subflows: 2,

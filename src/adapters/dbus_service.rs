@@ -160,6 +160,14 @@ fn limits_of(s: &Status) -> Dict {
     dict([
         ("Subflows", Value::from(s.limits.subflows)),
         ("AddAddrAccepted", Value::from(s.limits.add_addr_accepted)),
+        (
+            "SubflowsSetting",
+            Value::from(s.limit_settings.subflows.clone()),
+        ),
+        (
+            "AddAddrAcceptedSetting",
+            Value::from(s.limit_settings.add_addr_accepted.clone()),
+        ),
     ])
 }
 
@@ -244,7 +252,9 @@ impl Manager {
         env!("CARGO_PKG_VERSION").to_owned()
     }
 
-    /// `Subflows` and `AddAddrAccepted` (u) as the kernel holds them.
+    /// `Subflows` and `AddAddrAccepted` (u) as the kernel holds them, and where they come
+    /// from: `SubflowsSetting` and `AddAddrAcceptedSetting` (s: `auto`, `keep` or the number
+    /// /etc/nm-mptcp/config.toml sets).
     #[zbus(property)]
     fn limits(&self) -> Dict {
         self.with_status(limits_of)

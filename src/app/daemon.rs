@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock};
 use super::kernel::Kernel;
 use super::reconcile::{self, NmSource, NM_TIMEOUT};
 use super::{event_span, verdict};
+use crate::adapters::config_file;
 use crate::adapters::control;
 use crate::adapters::dbus_service::{self, Request};
 use crate::adapters::dispatcher::{self, Action};
@@ -332,7 +333,8 @@ impl Daemon {
             let limits = self.kernel.limits().await?;
             let dir = run_dir();
             let ledger = read_ledger(&dir);
-            let status = super::status::report(plan, &kernel, limits, Some(&ledger), &dir);
+            let config = config_file::load(&config_file::path())?;
+            let status = super::status::report(plan, &kernel, limits, Some(&ledger), &dir, &config);
             dbus_service::publish(&self.bus, &published, status).await
         };
         published_now.await

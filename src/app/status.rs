@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::adapters::kernel::{interfaces, sysctl};
 use crate::adapters::processes::running;
+use crate::config::Config;
 use crate::limits::Limits;
 use crate::model::KernelEndpoint;
 use crate::ownership::Ledger;
@@ -18,6 +19,7 @@ pub(crate) fn report(
     limits: Limits,
     ledger: Option<&Ledger>,
     run_dir: &Path,
+    config: &Config,
 ) -> Status {
     let facts = HostFacts {
         path_manager: sysctl::path_manager(),
@@ -26,6 +28,7 @@ pub(crate) fn report(
         interface_name: &interfaces::name,
         rp_filter: &sysctl::rp_filter,
         run_dir: run_dir.display().to_string(),
+        config,
     };
     status(plan, kernel, limits, ledger, &facts)
 }

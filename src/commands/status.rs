@@ -13,7 +13,7 @@ use crate::report::render_status;
 
 pub(crate) async fn run(json: bool) -> Result<(), Error> {
     // A broken configuration is reported here too, as by every command that reads it.
-    config_file::load(&config_file::path())?;
+    let config = config_file::load(&config_file::path())?;
     if let Some(printed) = super::print_from_daemon("Describe", json, render_status).await {
         return printed;
     }
@@ -33,6 +33,7 @@ pub(crate) async fn run(json: bool) -> Result<(), Error> {
         survey.limits,
         ledger.as_ref(),
         &dir,
+        &config,
     );
     super::print(&status, json, render_status)
 }
