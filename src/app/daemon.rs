@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use futures_util::{FutureExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -36,6 +38,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 const PRESENCE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A pause after a failed accept (out of file descriptors), instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// See `Daemon::publish_due`.
+const PUBLISH_QUIET: Duration = Duration::from_millis(50);
+const PUBLISH_LATEST: Duration = Duration::from_millis(500);
 
 /// Run until the bus or the kernel's address socket closes.
 pub(crate) async fn run() -> Result<(), Error> {
@@ -63,12 +68,12 @@ pub(crate) async fn run() -> Result<(), Error> {
         stale: true,
         published,
         plan: None,
-        unpublished: false,
+        publish_due: None,
     };
     daemon.settle_observed("start").await;
     if daemon.published.is_some() {
         // A caller that activated the daemon reads a full status.
-        daemon.unpublished = false;
+        daemon.publish_due = None;
         daemon.republish().await;
         let claim = dbus_service::claim_name(&daemon.bus);
         match draining(&mut daemon.signals, &mut daemon.stale, claim).await {
@@ -103,8 +108,8 @@ pub(crate) async fn run() -> Result<(), Error> {
                 addresses.drain();
                 daemon.settle_observed("address-change").await;
             }
-            _ = std::future::ready(()), if daemon.unpublished => {
-                daemon.unpublished = false;
+            _ = sleep_until_due(daemon.publish_due), if daemon.publish_due.is_some() => {
+                daemon.publish_due = None;
                 daemon.republish().await;
             }
             // Signals consumed while the daemon was busy (see `draining`) still count.
@@ -136,6 +141,13 @@ pub(crate) async fn run() -> Result<(), Error> {
                 }
             },
         }
+    }
+}
+
+/// Until a publication is due: the quiet time after the last event, or the latest time.
+async fn sleep_until_due(due: Option<(Instant, Instant)>) {
+    if let Some((quiet, latest)) = due {
+        tokio::time::sleep_until(quiet.min(latest)).await;
     }
 }
 
@@ -195,9 +207,11 @@ struct Daemon {
     published: Option<Arc<RwLock<dbus_service::Published>>>,
     /// The last reconciliation's plan, for a status with the kernel read again.
     plan: Option<Plan>,
-    /// A reconciliation has not been published on D-Bus yet: done once its caller has its
-    /// answer (the hook waits for the reconciliation, not for the status).
-    unpublished: bool,
+    /// When the last reconciliations are to be published on D-Bus: once events pause for
+    /// `PUBLISH_QUIET`, at most `PUBLISH_LATEST` after the first (building the status costs
+    /// about as much as a reconciliation; a burst of events publishes once, and never in
+    /// front of the hook's next event).
+    publish_due: Option<(Instant, Instant)>,
     /// NetworkManager's view as last read; `None` until a read succeeds.
     view: Option<NmView>,
     /// A signal said the view may be out of date.
@@ -305,7 +319,11 @@ impl Daemon {
         }
         let verdict = verdict(&outcome);
         self.plan = Some(outcome.plan);
-        self.unpublished = true;
+        let now = Instant::now();
+        let latest = self
+            .publish_due
+            .map_or(now + PUBLISH_LATEST, |(_, latest)| latest);
+        self.publish_due = Some((now + PUBLISH_QUIET, latest));
         verdict
     }
 
