@@ -187,6 +187,22 @@ mod tests {
         }
     }
 
+    fn view(devices: Vec<NmDevice>) -> NmView {
+        NmView {
+            devices,
+            ..NmView::default()
+        }
+    }
+
+    /// The addresses of e0's family as (address, source).
+    fn listed(family: &FamilyState) -> Vec<(String, AddressSource)> {
+        family
+            .addresses
+            .iter()
+            .map(|a| (a.address.to_string(), a.source))
+            .collect()
+    }
+
     static NO_CONF: std::sync::LazyLock<NmConf> = std::sync::LazyLock::new(NmConf::default);
 
     fn device(ipv4: NmFamily, ipv6: NmFamily) -> NmDevice {
@@ -267,12 +283,7 @@ mod tests {
             "192.0.2.2".parse().unwrap(),
         ];
         let kernel = [kaddr(2, "192.0.2.2", true), kaddr(9, "192.0.2.3", true)];
-        let view = NmView {
-            version: None,
-            starting: false,
-            pid: None,
-            devices: vec![device(ipv4, v4(Method::Disabled, &[]))],
-        };
+        let view = view(vec![device(ipv4, v4(Method::Disabled, &[]))]);
         let host = assemble(&view, &facts(&kernel));
         let got: Vec<_> = host.devices[0]
             .ipv4
@@ -301,20 +312,18 @@ mod tests {
             temporary,
             kaddr(2, "2001:db8::99", true),
         ];
-        let view = NmView {
-            version: None,
-            starting: false,
-            pid: None,
-            devices: vec![device(v4(Method::Disabled, &[]), v4(Method::Auto, &[]))],
-        };
+        let view = view(vec![device(
+            v4(Method::Disabled, &[]),
+            v4(Method::Auto, &[]),
+        )]);
         let host = assemble(&view, &facts(&kernel));
-        let got: Vec<_> = host.devices[0]
-            .ipv6
-            .addresses
-            .iter()
-            .map(|a| a.address.to_string())
-            .collect();
-        assert_eq!(got, vec!["2001:db8::1", "fe80::1"]);
+        assert_eq!(
+            listed(&host.devices[0].ipv6),
+            vec![
+                ("2001:db8::1".into(), AddressSource::Slaac),
+                ("fe80::1".into(), AddressSource::LinkLocal)
+            ]
+        );
         assert!(!host.devices[0].ipv6.settling);
     }
 
@@ -328,20 +337,15 @@ mod tests {
         temporary.temporary = true;
         let hand_added = kaddr(2, "2001:db8:5::99", true);
         let kernel = [stable, temporary, hand_added];
-        let view = NmView {
-            version: None,
-            starting: false,
-            pid: None,
-            devices: vec![device(v4(Method::Disabled, &[]), v4(Method::Auto, &[]))],
-        };
+        let view = view(vec![device(
+            v4(Method::Disabled, &[]),
+            v4(Method::Auto, &[]),
+        )]);
         let host = assemble(&view, &facts(&kernel));
-        let got: Vec<_> = host.devices[0]
-            .ipv6
-            .addresses
-            .iter()
-            .map(|a| (a.address.to_string(), a.source))
-            .collect();
-        assert_eq!(got, vec![("2001:db8:5::c569".into(), AddressSource::Slaac)]);
+        assert_eq!(
+            listed(&host.devices[0].ipv6),
+            vec![("2001:db8:5::c569".into(), AddressSource::Slaac)]
+        );
         assert!(!host.devices[0].ipv6.settling, "not waiting for ever");
     }
 
@@ -349,15 +353,10 @@ mod tests {
     fn an_address_whose_dad_failed_is_not_waited_for() {
         let mut failed = kaddr(2, "192.0.2.2", true);
         failed.dad_failed = true;
-        let view = NmView {
-            version: None,
-            starting: false,
-            pid: None,
-            devices: vec![device(
-                v4(Method::Manual, &["192.0.2.2"]),
-                v4(Method::Disabled, &[]),
-            )],
-        };
+        let view = view(vec![device(
+            v4(Method::Manual, &["192.0.2.2"]),
+            v4(Method::Disabled, &[]),
+        )]);
         let host = assemble(&view, &facts(&[failed]));
         assert!(!host.devices[0].ipv4.addresses[0].ready);
         assert!(!host.devices[0].ipv4.settling);
@@ -365,15 +364,10 @@ mod tests {
 
     #[test]
     fn settling_until_slaac_arrives_and_dad_ends() {
-        let view = NmView {
-            version: None,
-            starting: false,
-            pid: None,
-            devices: vec![device(
-                v4(Method::Manual, &["192.0.2.2"]),
-                v4(Method::Auto, &[]),
-            )],
-        };
+        let view = view(vec![device(
+            v4(Method::Manual, &["192.0.2.2"]),
+            v4(Method::Auto, &[]),
+        )]);
         let link_local_only = [kaddr(2, "fe80::1", true), kaddr(2, "192.0.2.2", true)];
         let host = assemble(&view, &facts(&link_local_only));
         assert!(host.devices[0].ipv6.settling);
@@ -389,27 +383,20 @@ mod tests {
 
     #[test]
     fn a_vanished_interface_is_left_out() {
-        let mut view = NmView {
-            version: None,
-            starting: false,
-            pid: None,
-            devices: vec![device(
-                v4(Method::Manual, &["192.0.2.2"]),
-                v4(Method::Disabled, &[]),
-            )],
-        };
+        let mut view = view(vec![device(
+            v4(Method::Manual, &["192.0.2.2"]),
+            v4(Method::Disabled, &[]),
+        )]);
         view.devices[0].interface = "gone0".into();
         assert!(assemble(&view, &facts(&[])).devices.is_empty());
     }
 
     #[test]
     fn going_down_external_and_ports_are_marked() {
-        let mut view = NmView {
-            version: None,
-            starting: false,
-            pid: None,
-            devices: vec![device(v4(Method::Manual, &[]), v4(Method::Disabled, &[]))],
-        };
+        let mut view = view(vec![device(
+            v4(Method::Manual, &[]),
+            v4(Method::Disabled, &[]),
+        )]);
         let mut f = facts(&[]);
         f.going_down = Some("e0");
         assert_eq!(
