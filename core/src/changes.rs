@@ -20,8 +20,8 @@ use crate::rp_filter::{self, RpFilterChange, LOOSE};
 pub enum Backing {
     /// A dispatcher event or a command: the plan is carried out.
     Event,
-    /// Only NetworkManager's signals (the daemon between events, `watch`): see
-    /// `diff::hold_back_doubtful`.
+    /// Only NetworkManager's signals (the daemon between events, `watch`), or a
+    /// NetworkManager still starting: see `diff::hold_back_doubtful`.
     Signals,
 }
 

@@ -57,6 +57,8 @@ pub(crate) struct Survey {
     pub limits: Limits,
     /// Every address the kernel holds.
     pub addresses: Vec<KernelAddress>,
+    /// NetworkManager is still starting (`Startup`): its devices are not all back yet.
+    pub nm_starting: bool,
 }
 
 /// Where a reconciliation gets NetworkManager's view from.
@@ -108,6 +110,7 @@ pub(crate) async fn survey(
         kernel: endpoints,
         limits,
         addresses,
+        nm_starting: view.starting,
     })
 }
 
@@ -167,6 +170,15 @@ pub(crate) async fn apply(
         tracing::info!("net.mptcp.enabled set to 1");
     }
     let survey = survey(kernel, &ledger, going_down, source).await?;
+    // While NetworkManager starts, its devices come back one by one: a plan then would take
+    // the others' endpoints away and put them back with new ids. Additions go ahead (at
+    // boot every `up` comes while it starts); what a plan would take away from an address
+    // still configured waits, as for what only signals back.
+    let backing = if survey.nm_starting {
+        Backing::Signals
+    } else {
+        backing
+    };
     let changes = changes_for(&survey, &ledger, &config, kernel, backing);
     if changes.held_back > 0 {
         tracing::info!(
@@ -345,6 +357,7 @@ mod tests {
                 kernel: kernel.endpoints().await.unwrap(),
                 limits: kernel.limits().await.unwrap(),
                 addresses: kernel.addresses().await.unwrap(),
+                nm_starting: false,
             };
             let changes = changes_for(&survey, ledger, &Config::default(), kernel, Backing::Event);
             let executed = execute(kernel, plan, &changes, survey.kernel.clone(), ledger)
