@@ -109,6 +109,10 @@ pub enum Command {
     Daemon,
     /// Validate the configuration file, changing nothing
     CheckConfig,
+    /// Give back what nm-mptcp changed: stop the daemon, delete the endpoints nm-mptcp owns,
+    /// put back the limits and rp_filter values it set; nothing of anyone else's is touched
+    /// (a package's removal runs it; the next dispatcher event applies the profiles again)
+    Release,
     /// A dispatcher event, IFACE ACTION
     #[command(external_subcommand)]
     Hook(Vec<OsString>),

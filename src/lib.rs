@@ -49,6 +49,7 @@ pub fn main() -> ExitCode {
                 runtime.block_on(async {
                     match command {
                         Command::Reconcile => commands::reconcile::run().await,
+                        Command::Release => commands::release::run().await,
                         Command::Plan(output) => commands::plan::run(output.json).await,
                         Command::Status(output) => commands::status::run(output.json).await,
                         Command::Watch { seconds } => commands::watch::run(seconds).await,

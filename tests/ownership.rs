@@ -261,3 +261,64 @@ fn a_lost_ledger_is_rebuilt_without_orphaning_endpoints() {
     lab.expect_endpoints(&both[1..]);
     assert_eq!(lab.hook_failures(), Vec::<String>::new());
 }
+
+#[test]
+fn release_gives_back_what_nm_mptcp_changed_and_nothing_else() {
+    let lab = Lab::start("release");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    lab.link("e0", "s0");
+    lab.link("e1", "s1");
+    lab.sh("ip mptcp limits set subflows 1 add_addr_accepted 0
+         sysctl -qw net.ipv4.conf.e0.rp_filter=1 net.ipv4.conf.e1.rp_filter=1
+         ip addr add 127.0.0.9/8 dev lo && ip mptcp endpoint add 127.0.0.9 dev lo signal");
+    add_profile(&lab, "p0", "e0", "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled connection.mptcp-flags subflow");
+    add_profile(&lab, "p1", "e1", "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled connection.mptcp-flags signal,also-without-default-route");
+    lab.sh("nmcli connection up p0 >/dev/null && nmcli connection up p1 >/dev/null");
+    lab.expect_endpoints(&[
+        ("127.0.0.9", "lo", "signal"),
+        ("192.0.2.2", "e0", "subflow"),
+        ("198.51.100.2", "e1", "signal"),
+    ]);
+    assert!(lab.sh("ip mptcp limits show").contains("subflows 2"));
+    // Someone else put e1's rp_filter back meanwhile: it is theirs now.
+    lab.sh("sysctl -qw net.ipv4.conf.e1.rp_filter=0");
+    lab.start_daemon();
+
+    let out = lab.nm_mptcp(&["release"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("daemon (pid"), "{stdout}");
+    assert_eq!(
+        lab.endpoints(),
+        endpoint_set(&[("127.0.0.9", "lo", "signal")])
+    );
+    assert_eq!(
+        lab.sh("ip mptcp limits show").trim(),
+        "add_addr_accepted 0 subflows 1",
+        "the limits as they were"
+    );
+    assert_eq!(
+        lab.sh("sysctl -n net.ipv4.conf.e0.rp_filter net.ipv4.conf.e1.rp_filter"),
+        "1\n0\n"
+    );
+    // Gone (its lock was free before release went on; the reaping may lag a moment).
+    lab.sh(&format!(
+        "for i in $(seq 40); do kill -0 $(cat {}) 2>/dev/null || exit 0; sleep 0.05; done; exit 1",
+        lab.state_file("daemon.pid")
+    ));
+    // Nothing is left to give back, and the next event applies the profiles again.
+    let again = lab.nm_mptcp(&["release"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 change(s)"));
+    lab.sh("nmcli device reapply e0 >/dev/null");
+    lab.expect_endpoints(&[
+        ("127.0.0.9", "lo", "signal"),
+        ("192.0.2.2", "e0", "subflow"),
+        ("198.51.100.2", "e1", "signal"),
+    ]);
+    assert_eq!(lab.hook_failures(), Vec::<String>::new());
+}

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::diff::{diff, hold_back_doubtful, Operation};
+use crate::diff::{diff, hold_back_doubtful, DeleteReason, Operation};
 use crate::limits::{self, Limits};
 use crate::model::KernelEndpoint;
 use crate::ownership::Ledger;
@@ -91,6 +91,40 @@ pub fn changes(plan: &Plan, current: &Current, config: &Config, backing: Backing
     }
 }
 
+/// Give back everything nm-mptcp changed (`nm-mptcp release`, a package's removal): delete
+/// the endpoints it manages, put back the limits it set (if nobody has changed them since)
+/// and the rp_filter it relaxed (if still 2). Nothing of anyone else's is touched.
+pub fn release(current: &Current) -> Changes {
+    let operations = current
+        .kernel
+        .iter()
+        .filter(|k| current.ledger.owns(k))
+        .map(|k| Operation::Delete {
+            id: k.id,
+            address: k.address,
+            why: DeleteReason::Released,
+        })
+        .collect();
+    let limits = current
+        .ledger
+        .limits_to_restore(current.limits)
+        .unwrap_or(current.limits);
+    Changes {
+        operations,
+        limits_before: current.limits,
+        // Endpoints go first, then the limits: never lower limits under live endpoints.
+        limits_during: current.limits,
+        limits,
+        rp_filter: rp_filter::changes(
+            &[],
+            current.rp_filter,
+            &current.ledger.rp_filter_relaxed,
+            true,
+        ),
+        held_back: 0,
+    }
+}
+
 /// Interfaces with IPv4 endpoints: where rp_filter matters.
 fn ipv4_interfaces(plan: &Plan) -> Vec<String> {
     let mut interfaces: Vec<String> = plan
@@ -107,7 +141,6 @@ fn ipv4_interfaces(plan: &Plan) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::DeleteReason;
     use crate::flags::EndpointFlags;
     use crate::ownership::LedgerEntry;
     use crate::rp_filter::STRICT;
@@ -192,6 +225,7 @@ mod tests {
                 .map(|k| LedgerEntry::from_kernel(k, "e0", None, true))
                 .collect(),
             rp_filter_relaxed: vec!["e0".into()],
+            ..Ledger::default()
         };
         let configured: HashSet<IpAddr> = [kernel[1].address].into();
         let current = Current {
@@ -256,5 +290,70 @@ mod tests {
             Backing::Event,
         );
         assert!(c.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn release_gives_back_only_what_nm_mptcp_changed() {
+        let ours = KernelEndpoint::on_device(1, "192.0.2.2", 2, EndpointFlags::SUBFLOW);
+        let hand_made = KernelEndpoint::on_device(2, "192.0.2.3", 2, EndpointFlags::SIGNAL);
+        // The kernel reused an id nm-mptcp once had for someone else's address.
+        let reused = KernelEndpoint::on_device(3, "192.0.2.4", 2, EndpointFlags::SUBFLOW);
+        let ledger = Ledger {
+            entries: vec![
+                LedgerEntry::from_kernel(&ours, "e0", None, true),
+                LedgerEntry::from_kernel(
+                    &KernelEndpoint::on_device(3, "192.0.2.9", 2, EndpointFlags::SUBFLOW),
+                    "e0",
+                    None,
+                    true,
+                ),
+            ],
+            rp_filter_relaxed: vec!["e0".into(), "e1".into(), "e2".into()],
+            limits: Some(crate::ownership::LimitsRecord {
+                original: limits(0, 0),
+                set: limits(3, 2),
+            }),
+        };
+        let rp_filter = |interface: &str| match interface {
+            "e0" => Some(LOOSE),
+            "e1" => Some(STRICT), // someone put it back already
+            _ => None,            // gone
+        };
+        let kernel = [ours.clone(), hand_made, reused];
+        let current = Current {
+            kernel: &kernel,
+            limits: limits(3, 2),
+            ledger: &ledger,
+            addresses: &HashSet::new(),
+            rp_filter: &rp_filter,
+        };
+        let c = release(&current);
+        assert_eq!(
+            c.operations,
+            vec![Operation::Delete {
+                id: 1,
+                address: ours.address,
+                why: DeleteReason::Released
+            }]
+        );
+        assert_eq!(
+            c.limits_during,
+            limits(3, 2),
+            "lowered only after deletions"
+        );
+        assert_eq!(c.limits, limits(0, 0), "put back");
+        let restored: Vec<_> = c
+            .rp_filter
+            .iter()
+            .map(|r| (r.interface.as_str(), r.to))
+            .collect();
+        assert_eq!(restored, vec![("e0", STRICT)]);
+
+        // Limits an administrator changed since nm-mptcp set them stay as they are.
+        let current = Current {
+            limits: limits(8, 8),
+            ..current
+        };
+        assert_eq!(release(&current).limits, limits(8, 8));
     }
 }

@@ -55,6 +55,8 @@ pub enum DeleteReason {
     Replaced,
     /// The kernel made an implicit endpoint for an address the plan wants.
     ImplicitReplaced,
+    /// `nm-mptcp release`: everything nm-mptcp manages goes.
+    Released,
 }
 
 /// Deletions first (they free slots), then additions in plan order.

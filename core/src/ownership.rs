@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::Limits;
 use crate::model::{DesiredEndpoint, KernelEndpoint, ProfileRef};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +16,17 @@ pub struct Ledger {
     /// Interfaces whose rp_filter nm-mptcp changed from 1 to 2 (to put back later).
     #[serde(default)]
     pub rp_filter_relaxed: Vec<String>,
+    /// The limits nm-mptcp moved the kernel's from, and to (to put back later).
+    #[serde(default)]
+    pub limits: Option<LimitsRecord>,
+}
+
+/// nm-mptcp changed the kernel's limits from `original` (what someone else set, or the
+/// kernel's default) and last set them to `set`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsRecord {
+    pub original: Limits,
+    pub set: Limits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,8 +113,30 @@ impl Ledger {
             .collect();
         Ledger {
             entries,
-            rp_filter_relaxed: self.rp_filter_relaxed.clone(),
+            ..self.clone()
         }
+    }
+
+    /// The limits record once nm-mptcp has moved the kernel's limits from `before` to `now`.
+    /// Limits someone else changed since nm-mptcp last set them are the new original; limits
+    /// back at their original are nm-mptcp's no longer.
+    pub fn limits_after(&self, before: Limits, now: Limits) -> Option<LimitsRecord> {
+        if before == now {
+            return self.limits;
+        }
+        let original = match self.limits {
+            Some(record) if record.set == before => record.original,
+            _ => before,
+        };
+        (original != now).then_some(LimitsRecord { original, set: now })
+    }
+
+    /// The limits to put back on release: the original, if the kernel still holds what
+    /// nm-mptcp set (otherwise someone else has changed them since, and they stay).
+    pub fn limits_to_restore(&self, now: Limits) -> Option<Limits> {
+        self.limits
+            .filter(|record| record.set == now)
+            .map(|record| record.original)
     }
 }
 
@@ -143,5 +177,52 @@ mod tests {
         );
         let summary: Vec<_> = new.entries.iter().map(|e| (e.id, e.created)).collect();
         assert_eq!(summary, vec![(1, true), (2, false), (3, true), (5, false)]);
+    }
+
+    const fn limits(subflows: u32, add_addr_accepted: u32) -> Limits {
+        Limits {
+            subflows,
+            add_addr_accepted,
+        }
+    }
+
+    #[test]
+    fn limits_record_keeps_the_first_original_and_the_last_value_set() {
+        let kernel_default = limits(2, 0);
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.limits_after(kernel_default, kernel_default), None);
+        ledger.limits = ledger.limits_after(kernel_default, limits(3, 2));
+        ledger.limits = ledger.limits_after(limits(3, 2), limits(4, 3));
+        assert_eq!(
+            ledger.limits,
+            Some(LimitsRecord {
+                original: kernel_default,
+                set: limits(4, 3)
+            })
+        );
+        assert_eq!(ledger.limits_to_restore(limits(4, 3)), Some(kernel_default));
+        // Back where they started: nothing left to put back.
+        assert_eq!(ledger.limits_after(limits(4, 3), kernel_default), None);
+    }
+
+    #[test]
+    fn limits_someone_else_set_become_the_original_and_are_not_overwritten_on_release() {
+        let ledger = Ledger {
+            limits: Some(LimitsRecord {
+                original: limits(2, 0),
+                set: limits(3, 2),
+            }),
+            ..Ledger::default()
+        };
+        // An administrator set 8 8; nm-mptcp then set 4 3: 8 8 is what goes back.
+        assert_eq!(
+            ledger.limits_after(limits(8, 8), limits(4, 3)),
+            Some(LimitsRecord {
+                original: limits(8, 8),
+                set: limits(4, 3)
+            })
+        );
+        // An administrator set 8 8 and nm-mptcp has not touched them since: they stay.
+        assert_eq!(ledger.limits_to_restore(limits(8, 8)), None);
     }
 }

@@ -8,6 +8,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+
 use crate::error::{Error, ErrorKind};
 
 pub(crate) const SOCKET_NAME: &str = "control.sock";
@@ -58,6 +60,26 @@ pub(crate) fn forward(run_dir: &Path, interface: &str, action: &str) -> Option<R
         }
         Err(e) => Some(Err(daemon_error(format!("the daemon did not answer: {e}")))),
     }
+}
+
+/// The pid of the daemon that listens on the control socket (the kernel's record of who
+/// bound it); `None` when no daemon listens.
+pub(crate) fn daemon_pid(run_dir: &Path) -> Result<Option<i32>, Error> {
+    let stream = match UnixStream::connect(socket_path(run_dir)) {
+        Ok(stream) => stream,
+        Err(e)
+            if matches!(
+                e.kind(),
+                IoErrorKind::NotFound | IoErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(daemon_error(format!("cannot reach the daemon: {e}"))),
+    };
+    let credentials = getsockopt(&stream, PeerCredentials)
+        .map_err(|e| daemon_error(format!("cannot tell the daemon's pid: {e}")))?;
+    Ok(Some(credentials.pid()))
 }
 
 fn daemon_error(message: String) -> Error {
@@ -165,6 +187,18 @@ mod tests {
         let daemon = std::thread::spawn(move || drop(listener.accept().unwrap()));
         assert!(forward(&dir, "e0", "up").is_none());
         daemon.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_daemon_pid_is_whoever_listens() {
+        let dir = std::env::temp_dir().join(format!("nm-mptcp-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(daemon_pid(&dir).unwrap(), None);
+        let listener = std::os::unix::net::UnixListener::bind(socket_path(&dir)).unwrap();
+        assert_eq!(daemon_pid(&dir).unwrap(), Some(std::process::id() as i32));
+        drop(listener);
+        assert_eq!(daemon_pid(&dir).unwrap(), None, "a stale socket");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -15,6 +15,8 @@ use crate::ownership::Ledger;
 const RUN_DIR: &str = "/run/nm-mptcp";
 const LEDGER_FILE: &str = "ledger.json";
 const LOCK_FILE: &str = "lock";
+/// Held by the one running daemon.
+pub const DAEMON_LOCK: &str = "daemon.lock";
 
 /// `/run/nm-mptcp`, or `NM_MPTCP_RUN_DIR` where a test or a packager moves it.
 pub fn run_dir() -> PathBuf {

@@ -25,7 +25,7 @@ use crate::adapters::dbus_service::{self, Request};
 use crate::adapters::dispatcher::{self, Action};
 use crate::adapters::kernel::addresses::AddressEvents;
 use crate::adapters::kernel::netlink::NetlinkKernel;
-use crate::adapters::ledger_store::{lock_in, read_ledger, run_dir};
+use crate::adapters::ledger_store::{lock_in, read_ledger, run_dir, DAEMON_LOCK};
 use crate::adapters::nm::{self, Detail};
 use crate::changes::Backing;
 use crate::error::{Error, ErrorKind};
@@ -45,7 +45,7 @@ const PUBLISH_LATEST: Duration = Duration::from_millis(500);
 /// Run until the bus or the kernel's address socket closes.
 pub(crate) async fn run() -> Result<(), Error> {
     let dir = run_dir();
-    let _only_one = lock_in(&dir, "daemon.lock", Duration::ZERO).map_err(|e| match e.kind {
+    let _only_one = lock_in(&dir, DAEMON_LOCK, Duration::ZERO).map_err(|e| match e.kind {
         ErrorKind::Busy => Error::new(ErrorKind::Busy, "another nm-mptcp daemon is running"),
         _ => e,
     })?;
@@ -317,7 +317,7 @@ impl Daemon {
                 "reconciled"
             );
         }
-        let verdict = verdict(&outcome);
+        let verdict = verdict(&outcome.refused);
         self.plan = Some(outcome.plan);
         let now = Instant::now();
         let latest = self

@@ -5,11 +5,12 @@ pub(crate) mod daemon;
 pub(crate) mod kernel;
 pub(crate) mod logging;
 pub(crate) mod reconcile;
+pub(crate) mod release;
 pub(crate) mod status;
 pub(crate) mod watch;
 
 use crate::error::Error;
-use reconcile::Outcome;
+use reconcile::Refused;
 
 /// The one span of an event, whoever handles it: a dispatcher event (`e0`, `up`), or what
 /// the daemon, `watch` or `reconcile` noticed or were asked (`none`, `reconcile`).
@@ -18,8 +19,8 @@ pub(crate) fn event_span(interface: &str, action: &str) -> tracing::Span {
 }
 
 /// A reconciliation's verdict: refusals that left the kernel off-plan fail the run.
-pub(crate) fn verdict(outcome: &Outcome) -> Result<(), Error> {
-    match outcome.refused.as_slice() {
+pub(crate) fn verdict(refused: &[Refused]) -> Result<(), Error> {
+    match refused {
         [] => Ok(()),
         refused => Err(Error::kernel(format!(
             "the kernel refused {} change(s): {}",

@@ -20,7 +20,7 @@ use crate::changes::{changes, Backing, Changes, Current};
 use crate::diff::{diff, Operation};
 use crate::error::{Error, ErrorKind};
 use crate::limits::Limits;
-use crate::model::{KernelAddress, KernelEndpoint};
+use crate::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
 use crate::nm_view::NmView;
 use crate::ownership::Ledger;
 use crate::planner::{plan, Plan};
@@ -30,7 +30,7 @@ use crate::snapshot::{assemble, HostFacts};
 /// How long NetworkManager may take to answer before the hook gives up.
 pub(crate) const NM_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a racing event may hold the lock.
-const LOCK_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// What one reconciliation decided and did.
 #[derive(Debug, Serialize, Deserialize)]
@@ -186,7 +186,14 @@ pub(crate) async fn apply(
             "changes wait for a dispatcher event: endpoints no longer wanted whose addresses are still configured are kept"
         );
     }
-    let executed = execute(kernel, &survey.plan, &changes, survey.kernel, &ledger).await?;
+    let executed = execute(
+        kernel,
+        &survey.plan.endpoints,
+        &changes,
+        survey.kernel,
+        &ledger,
+    )
+    .await?;
     if executed.ledger != ledger {
         store.save(&executed.ledger)?;
     }
@@ -219,7 +226,7 @@ pub(crate) struct Executed {
 /// EEXIST because NetworkManager added the same endpoint a moment earlier is convergence.
 pub(crate) async fn execute(
     kernel: &mut impl Kernel,
-    plan: &Plan,
+    desired: &[DesiredEndpoint],
     changes: &Changes,
     kernel_before: Vec<KernelEndpoint>,
     ledger: &Ledger,
@@ -252,8 +259,8 @@ pub(crate) async fn execute(
         kernel.endpoints().await?
     };
 
-    let mut new_ledger = ledger.after_apply(&plan.endpoints, &kernel_after, &added);
-    let remaining = diff(&plan.endpoints, &kernel_after, &new_ledger);
+    let mut new_ledger = ledger.after_apply(desired, &kernel_after, &added);
+    let remaining = diff(desired, &kernel_after, &new_ledger);
     refused.extend(
         refusals
             .into_iter()
@@ -261,6 +268,7 @@ pub(crate) async fn execute(
             .map(|(op, refusal)| refused_change(op.to_string(), &refusal)),
     );
     set_limits(kernel, &mut limits_now, changes.limits, &mut refused).await;
+    new_ledger.limits = ledger.limits_after(changes.limits_before, limits_now);
     new_ledger.rp_filter_relaxed = apply_rp_filter(kernel, changes, ledger, &mut refused);
     Ok(Executed {
         ledger: new_ledger,
@@ -360,9 +368,15 @@ mod tests {
                 nm_starting: false,
             };
             let changes = changes_for(&survey, ledger, &Config::default(), kernel, Backing::Event);
-            let executed = execute(kernel, plan, &changes, survey.kernel.clone(), ledger)
-                .await
-                .unwrap();
+            let executed = execute(
+                kernel,
+                &plan.endpoints,
+                &changes,
+                survey.kernel.clone(),
+                ledger,
+            )
+            .await
+            .unwrap();
             (changes, executed)
         })
     }
@@ -521,13 +535,7 @@ mod tests {
             .build()
             .unwrap();
         let done = runtime
-            .block_on(execute(
-                &mut kernel,
-                &plan_of(vec![]),
-                &changes,
-                vec![gone],
-                &ledger,
-            ))
+            .block_on(execute(&mut kernel, &[], &changes, vec![gone], &ledger))
             .unwrap();
         assert!(done.refused.is_empty());
         assert!(done.ledger.entries.is_empty());

@@ -62,5 +62,5 @@ pub(crate) async fn run(event: &Event, from_dispatcher: bool) -> Result<(), Erro
     if outcome.plan.awaiting_addresses {
         watch::spawn();
     }
-    verdict(&outcome)
+    verdict(&outcome.refused)
 }

@@ -6,6 +6,7 @@ pub(crate) mod daemon;
 pub(crate) mod hook;
 pub(crate) mod plan;
 pub(crate) mod reconcile;
+pub(crate) mod release;
 pub(crate) mod status;
 pub(crate) mod watch;
 

@@ -29,5 +29,5 @@ pub(crate) async fn run() -> Result<(), Error> {
         outcome.applied
     ));
     super::emit(&text)?;
-    verdict(&outcome)
+    verdict(&outcome.refused)
 }
