@@ -59,6 +59,29 @@ pub enum DeleteReason {
     Released,
 }
 
+impl DeleteReason {
+    pub const ALL: [DeleteReason; 4] = [
+        DeleteReason::NoLongerWanted,
+        DeleteReason::Replaced,
+        DeleteReason::ImplicitReplaced,
+        DeleteReason::Released,
+    ];
+
+    /// For people (the man page).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            DeleteReason::NoLongerWanted => "nm-mptcp's endpoint, no longer wanted by the plan",
+            DeleteReason::Replaced => {
+                "nm-mptcp's endpoint whose device or flags changed: deleted and added anew"
+            }
+            DeleteReason::ImplicitReplaced => {
+                "an implicit endpoint the kernel made for an address the plan wants"
+            }
+            DeleteReason::Released => "nm-mptcp release gives back everything nm-mptcp manages",
+        }
+    }
+}
+
 /// Deletions first (they free slots), then additions in plan order.
 pub fn diff(
     desired: &[DesiredEndpoint],

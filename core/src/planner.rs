@@ -78,6 +78,53 @@ pub enum Reason {
     GoingDown,
 }
 
+impl Reason {
+    pub const ALL: [Reason; 14] = [
+        Reason::Selected,
+        Reason::Disabled,
+        Reason::SysctlOff,
+        Reason::NoDefaultRoute,
+        Reason::LinkLocal,
+        Reason::Ula,
+        Reason::HostScope,
+        Reason::Tentative,
+        Reason::Duplicate,
+        Reason::EndpointCap,
+        Reason::ForeignEndpoint,
+        Reason::External,
+        Reason::Port,
+        Reason::GoingDown,
+    ];
+
+    /// For people (the man page).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Reason::Selected => "became an endpoint",
+            Reason::Disabled => "the profile (or its default) says disabled",
+            Reason::SysctlOff => "net.mptcp.enabled is 0 and the profile lacks also-without-sysctl",
+            Reason::NoDefaultRoute => {
+                "no default route for this family and the profile lacks also-without-default-route"
+            }
+            Reason::LinkLocal => "an IPv6 link-local address (fe80::/10) never becomes one",
+            Reason::Ula => "an IPv6 unique local address (fc00::/7) never becomes one",
+            Reason::HostScope => "a host-scope address never becomes one",
+            Reason::Tentative => {
+                "not yet usable (IPv6 duplicate address detection); NetworkManager >= 1.52 waits"
+            }
+            Reason::Duplicate => "the same address became an endpoint on a device ranked higher",
+            Reason::EndpointCap => {
+                "the kernel's 8 endpoints are taken, counting endpoints others own"
+            }
+            Reason::ForeignEndpoint => {
+                "someone else holds an endpoint for this address; it is left alone"
+            }
+            Reason::External => "an externally activated device: NetworkManager configures nothing",
+            Reason::Port => "a port of a controller: no IP configuration of its own",
+            Reason::GoingDown => "the device is going down in the event at hand",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddressDecision {
     pub address: IpAddr,

@@ -11,6 +11,14 @@ use clap_complete::Shell;
 use clap_mangen::roff::{bold, roman, Roff};
 use clap_mangen::Man;
 use nm_mptcp::cli;
+use nm_mptcp_core::diff::DeleteReason;
+use nm_mptcp_core::model::code;
+use nm_mptcp_core::planner::Reason;
+
+/// The commented configuration file the packages install.
+const CONFIG_EXAMPLE: &str = include_str!("../../packaging/config.toml");
+/// The daemon's interface, as installed for introspection.
+const INTROSPECTION: &str = include_str!("../../dbus/io.github.nm_mptcp1.Manager.xml");
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -123,6 +131,48 @@ fn man_page() -> io::Result<Vec<u8>> {
             .text([bold(path)])
             .text([roman(what)]);
     }
+    roff.control("SH", ["CONFIGURATION"]);
+    roff.text([roman(
+        "/etc/nm-mptcp/config.toml is optional; every key has a default. The file as \
+         installed, with every key at its default:",
+    )]);
+    roff.control("PP", []);
+    roff.control("nf", []);
+    for line in CONFIG_EXAMPLE.lines() {
+        roff.text([roman(line)]);
+    }
+    roff.control("fi", []);
+    roff.control("SH", ["REASON CODES"]);
+    roff.text([roman(
+        "Why each address of an active profile is or is not an endpoint (status, plan, the \
+         D-Bus Profiles property):",
+    )]);
+    for reason in Reason::ALL {
+        roff.control("TP", [])
+            .text([bold(code(&reason))])
+            .text([roman(reason.meaning())]);
+    }
+    roff.control("PP", []);
+    roff.text([roman(
+        "Why nm-mptcp deletes an endpoint (plan, reconcile, release):",
+    )]);
+    for reason in DeleteReason::ALL {
+        roff.control("TP", [])
+            .text([bold(code(&reason))])
+            .text([roman(reason.meaning())]);
+    }
+    roff.control("SH", ["D-BUS INTERFACE"]);
+    roff.text([roman(
+        "The daemon serves io.github.nm_mptcp1 on the system bus (started by the first \
+         caller), object /io/github/nm_mptcp1, interface io.github.nm_mptcp1.Manager. \
+         Properties are read-only and signalled with PropertiesChanged; Reconcile is for \
+         root only.",
+    )]);
+    for (member, what) in dbus_members(INTROSPECTION) {
+        roff.control("TP", [])
+            .text([bold(member)])
+            .text([roman(what)]);
+    }
     roff.control("SH", ["EXAMPLE"]);
     roff.text([roman(
         "The RHEL chapter \"Getting started with Multipath TCP\": give each client profile \
@@ -146,6 +196,38 @@ fn man_page() -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The interface's methods and properties, each with the comment above it.
+fn dbus_members(xml: &str) -> Vec<(String, String)> {
+    let mut members = Vec::new();
+    let mut comment: Vec<&str> = Vec::new();
+    let mut in_comment = false;
+    for line in xml.lines().map(str::trim) {
+        if line.starts_with("<!--") {
+            in_comment = true;
+            comment.clear();
+        } else if line.starts_with("-->") {
+            in_comment = false;
+        } else if in_comment {
+            comment.push(line);
+        } else if let Some(rest) = line
+            .strip_prefix("<method name=\"")
+            .or_else(|| line.strip_prefix("<property name=\""))
+        {
+            let name = rest.split('"').next().unwrap_or_default();
+            let member = match line.split("type=\"").nth(1) {
+                Some(signature) => format!(
+                    "{name} ({})",
+                    signature.split('"').next().unwrap_or_default()
+                ),
+                None => format!("{name}()"),
+            };
+            members.push((member, comment.join(" ")));
+            comment.clear();
+        }
+    }
+    members
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,7 +238,16 @@ mod tests {
         let written = write_docs(&dir).unwrap();
         assert_eq!(written.len(), 4);
         let man = fs::read_to_string(dir.join("nm-mptcp.8")).unwrap();
-        for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLE", "COMMANDS"] {
+        for section in [
+            "EXIT STATUS",
+            "ENVIRONMENT",
+            "FILES",
+            "EXAMPLE",
+            "COMMANDS",
+            "CONFIGURATION",
+            "REASON CODES",
+            "D-BUS INTERFACE",
+        ] {
             assert!(man.contains(section), "man page lacks {section}");
         }
         for word in [
@@ -166,7 +257,13 @@ mod tests {
             "watch",
             "daemon",
             "check\\-config",
+            "release",
             "IFACE ACTION",
+            "no\\-default\\-route",
+            "released",
+            "add_addr_accepted = \"auto\"",
+            "Reconcile()",
+            "Endpoints (aa{sv})",
         ] {
             assert!(man.contains(word), "man page lacks {word}");
         }
