@@ -4,35 +4,13 @@
 
 mod common;
 
-use common::{add_profile, Lab, Nm};
-
-const SEED: &str = "signal,subflow,also-without-default-route";
+use common::{add_profile, seed_topology, Lab, Nm, SEED_FLAGS};
 
 fn seed_lab(tag: &str, nm: Nm) -> Lab {
     let lab = Lab::start_on(tag, nm);
     lab.nm_sysctl(0);
     lab.install_hook();
-    for (client, server, server_address) in [
-        ("enp4s0f0", "s0", "192.0.2.1/24"),
-        ("enp4s0f1", "s1", "198.51.100.1/24"),
-        ("enp6s0", "s2", "192.0.2.3/24"),
-    ] {
-        lab.link(client, server);
-        lab.peer(&format!("ip addr add {server_address} dev {server}"));
-    }
-    add_profile(&lab, "p0", "enp4s0f0", "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled");
-    add_profile(
-        &lab,
-        "p1",
-        "enp4s0f1",
-        "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled",
-    );
-    add_profile(
-        &lab,
-        "p2",
-        "enp6s0",
-        "ipv4.method manual ipv4.addresses 192.0.2.5/24 ipv6.method disabled",
-    );
+    seed_topology(&lab);
     lab
 }
 
@@ -45,7 +23,7 @@ on_every_version!(
 fn seed_profiles_become_endpoints_follow_flag_changes_and_go_away_on_down(nm: Nm) {
     let lab = seed_lab("seed", nm);
     lab.sh(&format!(
-        "for p in p0 p1 p2; do nmcli connection modify $p connection.mptcp-flags {SEED}; nmcli connection up $p >/dev/null; done"
+        "for p in p0 p1 p2; do nmcli connection modify $p connection.mptcp-flags {SEED_FLAGS}; nmcli connection up $p >/dev/null; done"
     ));
     lab.expect_endpoints(&[
         ("192.0.2.2", "enp4s0f0", "signal subflow"),

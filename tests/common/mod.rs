@@ -101,6 +101,31 @@ impl Lab {
 
     /// Start a lab with NetworkManager `nm`; `tag` is at most 7 letters.
     pub fn start_on(tag: &str, nm: Nm) -> Lab {
+        Lab::start_from(tag, nm, None)
+    }
+
+    /// Start a lab running NetworkManager `nm` from the Debian root `root` (see
+    /// `Lab::root_of`), such as an overlay a test installs packages into.
+    pub fn start_in_root(tag: &str, nm: Nm, root: &Path) -> Lab {
+        Lab::start_from(tag, nm, Some(root))
+    }
+
+    /// The Debian root the lab runs NetworkManager `nm` from (built once).
+    pub fn root_of(nm: Nm) -> PathBuf {
+        let out = Command::new("bash")
+            .arg(lab_script())
+            .args(["root", nm.version()])
+            .output()
+            .expect("run tests/lab/lab.sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    }
+
+    fn start_from(tag: &str, nm: Nm, root: Option<&Path>) -> Lab {
         assert!(
             nix_is_root(),
             "integration tests need root (network namespaces, NetworkManager)"
@@ -111,12 +136,15 @@ impl Lab {
         };
         let lab = Lab { name, nm };
         lab.script(&["stop", &lab.name]);
-        let out = Command::new("bash")
+        let mut start = Command::new("bash");
+        start
             .arg(lab_script())
             .args(["start", &lab.name])
-            .env("LAB_NM", nm.version())
-            .output()
-            .expect("run tests/lab/lab.sh");
+            .env("LAB_NM", nm.version());
+        if let Some(root) = root {
+            start.env("LAB_ROOT_DIR", root);
+        }
+        let out = start.output().expect("run tests/lab/lab.sh");
         assert!(
             out.status.success(),
             "lab {} did not start:\n{}{}",
@@ -339,6 +367,36 @@ impl Drop for Lab {
         }
     }
 }
+
+/// The RHEL chapter's three client links (enp4s0f0, enp4s0f1, enp6s0), each with a server
+/// address on its peer, and their profiles p0 (with the only default route), p1 and p2, not
+/// yet active and without MPTCP flags.
+pub fn seed_topology(lab: &Lab) {
+    for (client, server, server_address) in [
+        ("enp4s0f0", "s0", "192.0.2.1/24"),
+        ("enp4s0f1", "s1", "198.51.100.1/24"),
+        ("enp6s0", "s2", "192.0.2.3/24"),
+    ] {
+        lab.link(client, server);
+        lab.peer(&format!("ip addr add {server_address} dev {server}"));
+    }
+    add_profile(lab, "p0", "enp4s0f0", "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled");
+    add_profile(
+        lab,
+        "p1",
+        "enp4s0f1",
+        "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled",
+    );
+    add_profile(
+        lab,
+        "p2",
+        "enp6s0",
+        "ipv4.method manual ipv4.addresses 192.0.2.5/24 ipv6.method disabled",
+    );
+}
+
+/// The chapter's flags.
+pub const SEED_FLAGS: &str = "signal,subflow,also-without-default-route";
 
 /// Endpoints written as (address, device, flags) literals.
 pub fn endpoint_set(endpoints: &[(&str, &str, &str)]) -> BTreeSet<Endpoint> {

@@ -17,7 +17,9 @@
 #
 # LAB_NM=1.52 or 1.58 at start runs that NetworkManager (with its D-Bus and nm-dispatcher)
 # from a minimal Debian root (trixie, sid) made once with mmdebstrap into $LAB_ROOTS (default
-# /var/cache/nm-mptcp-lab); unset or 1.42, the host's own (Debian 12). The holder chroots
+# /var/cache/nm-mptcp-lab); unset or 1.42, the host's own (Debian 12). LAB_ROOT_DIR=DIR at
+# start runs NetworkManager from the root DIR instead (a test's overlay over such a root, to
+# install a package into). The holder chroots
 # into the root with the lab's state and this checkout bound in at the same paths, so the
 # static nm-mptcp binary and this script run there as they are.
 #
@@ -214,7 +216,9 @@ start() {
     rm -rf "$dir"
     mkdir -p "$dir"
     suite=$(suite_of "${LAB_NM:-}") || exit 1
-    if [[ -n $suite ]]; then
+    if [[ -n ${LAB_ROOT_DIR:-} ]]; then
+        realpath -e -- "$LAB_ROOT_DIR" >"$dir/root" || die "LAB_ROOT_DIR: no such directory"
+    elif [[ -n $suite ]]; then
         root "$LAB_NM" >"$dir/root"
     fi
     printf '1\n' >"$dir/nm-sysctl"
