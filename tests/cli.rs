@@ -189,3 +189,60 @@ fn non_utf8_arguments_are_usage_errors_not_aborts() {
         assert!(stderr(&out).starts_with("nm-mptcp: "), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn a_fifo_or_an_endless_file_as_config_is_a_clear_error_at_once() {
+    let dir = std::env::temp_dir().join(format!("nm-mptcp-cli-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("config.toml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let zero = dir.join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let big = dir.join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(200_000))).unwrap();
+    for (config, says) in [
+        (&fifo, "a FIFO"),
+        (&zero, "a device"),
+        (&big, "larger than"),
+    ] {
+        let (out, took) = run(
+            &["check-config"],
+            &[("NM_MPTCP_CONFIG", config.to_str().unwrap())],
+        );
+        assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_relative_or_empty_run_dir_never_writes_into_the_working_directory() {
+    let cwd = std::env::temp_dir().join(format!("nm-mptcp-cli-cwd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cwd);
+    std::fs::create_dir_all(&cwd).unwrap();
+    for value in ["", "state"] {
+        let out = Command::new(BIN)
+            .args(["eth0", "down"])
+            .current_dir(&cwd)
+            .env("NM_MPTCP_RUN_DIR", value)
+            .env("NM_DISPATCHER_ACTION", "down")
+            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+        let left: Vec<_> = std::fs::read_dir(&cwd)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "NM_MPTCP_RUN_DIR={value:?} left {left:?}");
+    }
+    std::fs::remove_dir_all(&cwd).unwrap();
+}

@@ -1,13 +1,16 @@
 //! Reading `/etc/nm-mptcp/config.toml` (or `NM_MPTCP_CONFIG`); the parsing is the core's.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use super::files::{read_regular, Links};
 
 use crate::config::{self, Config};
 use crate::error::{Error, ErrorKind};
 
 pub(crate) const DEFAULT_PATH: &str = "/etc/nm-mptcp/config.toml";
+/// Far more than any real configuration; a file linked to /dev/zero must not fill memory.
+const MAX_SIZE: u64 = 64 * 1024;
 
 /// The configuration file in use: `NM_MPTCP_CONFIG`, else /etc/nm-mptcp/config.toml.
 pub(crate) fn path() -> PathBuf {
@@ -18,7 +21,11 @@ pub(crate) fn path() -> PathBuf {
 
 /// Load the configuration; a missing file means every default.
 pub(crate) fn load(path: &Path) -> Result<Config, Error> {
-    match fs::read_to_string(path) {
+    let text = read_regular(path, MAX_SIZE, Links::Follow).and_then(|bytes| {
+        String::from_utf8(bytes)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+    });
+    match text {
         Ok(text) => config::parse(&text, path),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
         Err(e) => Err(Error::new(

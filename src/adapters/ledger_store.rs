@@ -1,13 +1,15 @@
 //! Where the ownership ledger lives between events: `/run/nm-mptcp/` (gone after a reboot,
 //! like the endpoints themselves), under a lock so that racing events take turns.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
+
+use super::files::{self, Links};
 
 use crate::error::{Error, ErrorKind};
 use crate::ownership::Ledger;
@@ -15,14 +17,26 @@ use crate::ownership::Ledger;
 const RUN_DIR: &str = "/run/nm-mptcp";
 const LEDGER_FILE: &str = "ledger.json";
 const LOCK_FILE: &str = "lock";
+/// At most 8 endpoints and a few interfaces: a few KiB. More is not a ledger of ours.
+const MAX_LEDGER_SIZE: u64 = 256 * 1024;
 /// Held by the one running daemon.
 pub const DAEMON_LOCK: &str = "daemon.lock";
 
-/// `/run/nm-mptcp`, or `NM_MPTCP_RUN_DIR` where a test or a packager moves it.
+/// `/run/nm-mptcp`, or `NM_MPTCP_RUN_DIR` where a test or a packager moves it (an absolute
+/// path; an empty or relative value is ignored, with a warning: state must not land in
+/// whatever the working directory is).
 pub fn run_dir() -> PathBuf {
-    std::env::var_os("NM_MPTCP_RUN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(RUN_DIR))
+    match std::env::var_os("NM_MPTCP_RUN_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => {
+            tracing::warn!(
+                value = %crate::report::escaped(&dir.to_string_lossy()),
+                "NM_MPTCP_RUN_DIR is not an absolute path; using {RUN_DIR}"
+            );
+            PathBuf::from(RUN_DIR)
+        }
+        None => PathBuf::from(RUN_DIR),
+    }
 }
 
 /// The run directory with its lock held; dropping it releases the lock.
@@ -64,17 +78,11 @@ impl LedgerStore {
 
     pub fn save(&self, ledger: &Ledger) -> Result<(), Error> {
         let path = self.dir.join(LEDGER_FILE);
-        let tmp = self.dir.join(format!("{LEDGER_FILE}.tmp"));
         let write = || -> io::Result<()> {
-            let mut file = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            file.write_all(&serde_json::to_vec_pretty(ledger).map_err(io::Error::other)?)?;
-            file.sync_data()?;
-            fs::rename(&tmp, &path)
+            files::replace(
+                &path,
+                &serde_json::to_vec_pretty(ledger).map_err(io::Error::other)?,
+            )
         };
         write().map_err(|e| {
             Error::new(
@@ -96,13 +104,9 @@ pub fn lock_in(dir: &Path, name: &str, wait: Duration) -> Result<Flock<File>, Er
         .mode(0o700)
         .create(dir)
         .map_err(|e| io_error("cannot create", e))?;
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(dir.join(name))
-        .map_err(|e| io_error("cannot open a lock in", e))?;
+    files::check_private_dir(dir).map_err(|e| io_error("refusing the run directory", e))?;
+    let mut file =
+        files::open_lock(&dir.join(name)).map_err(|e| io_error("cannot open a lock in", e))?;
     let deadline = Instant::now() + wait;
     loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
@@ -139,7 +143,7 @@ pub fn read_ledger(dir: &Path) -> Ledger {
 }
 
 fn read_ledger_file(path: &Path) -> Ledger {
-    match fs::read(path) {
+    match files::read_regular(path, MAX_LEDGER_SIZE, Links::Refuse) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             tracing::warn!(path = %path.display(), error = %e, "ledger is corrupt; rebuilding it");
             Ledger::default()

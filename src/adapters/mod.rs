@@ -5,6 +5,7 @@ pub(crate) mod config_file;
 pub(crate) mod control;
 pub(crate) mod dbus_service;
 pub(crate) mod dispatcher;
+pub(crate) mod files;
 pub(crate) mod kernel;
 pub(crate) mod ledger_store;
 pub(crate) mod nm;

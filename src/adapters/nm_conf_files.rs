@@ -1,6 +1,7 @@
 //! NetworkManager.conf's files, read in NetworkManager's order, for the `connection.mptcp-flags`
 //! default (the core's `nm_conf` decides from their text).
 
+use super::files::{read_regular, Links};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -98,11 +99,15 @@ fn files(paths: &ConfPaths) -> Vec<PathBuf> {
     files
 }
 
+/// NetworkManager's own files are small; anything bigger is not one.
+const MAX_CONF_SIZE: u64 = 1024 * 1024;
+
 /// The `[connection*]` sections of NetworkManager's configuration files.
 pub(crate) fn read(paths: &ConfPaths) -> NmConf {
     let texts: Vec<String> = files(paths)
         .iter()
-        .filter_map(|p| fs::read_to_string(p).ok())
+        .filter_map(|p| read_regular(p, MAX_CONF_SIZE, Links::Follow).ok())
+        .filter_map(|bytes| String::from_utf8(bytes).ok())
         .collect();
     NmConf::parse(&texts.iter().map(String::as_str).collect::<Vec<_>>())
 }

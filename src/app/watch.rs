@@ -3,13 +3,13 @@
 //! address detection come after `up` with no dispatcher event of their own, so the hook
 //! starts this, detached, when an event leaves addresses on their way.
 
-use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::event_span;
 use super::reconcile::{self, NmSource};
+use crate::adapters::files::{self, Links};
 use crate::adapters::kernel::addresses::AddressEvents;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{lock_in, run_dir};
@@ -98,7 +98,7 @@ fn now() -> u64 {
 fn extend_deadline(dir: &Path, seconds: u64) -> Result<(), Error> {
     let _lock = lock_in(dir, "watch-until.lock", Duration::from_secs(1))?;
     let until = read_deadline(dir).max(now() + seconds);
-    fs::write(dir.join(DEADLINE_FILE), until.to_string()).map_err(|e| {
+    files::replace(&dir.join(DEADLINE_FILE), until.to_string().as_bytes()).map_err(|e| {
         Error::new(
             ErrorKind::State,
             format!("cannot write {}: {e}", dir.join(DEADLINE_FILE).display()),
@@ -107,8 +107,9 @@ fn extend_deadline(dir: &Path, seconds: u64) -> Result<(), Error> {
 }
 
 fn read_deadline(dir: &Path) -> u64 {
-    fs::read_to_string(dir.join(DEADLINE_FILE))
+    files::read_regular(&dir.join(DEADLINE_FILE), 64, Links::Refuse)
         .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or(0)
 }
