@@ -63,8 +63,13 @@ impl LedgerEntry {
         }
     }
 
+    /// The very endpoint recorded: the kernel reuses a freed id, so a hand-made endpoint for
+    /// the same address can get nm-mptcp's old id; its flags or device tell it apart.
     fn is(&self, k: &KernelEndpoint) -> bool {
-        self.id == k.id && self.address == k.address
+        self.id == k.id
+            && self.address == k.address
+            && self.flags == k.flags.bits()
+            && self.ifindex == k.ifindex
     }
 }
 
@@ -73,8 +78,9 @@ impl Ledger {
         self.entries.iter().find(|e| e.is(k))
     }
 
-    /// nm-mptcp manages this kernel endpoint (created or adopted). Matched by id and address,
-    /// so an id the kernel hands to someone else later is not mistaken for ours.
+    /// nm-mptcp manages this kernel endpoint (created or adopted). Matched by id, address,
+    /// flags and device, so an id the kernel hands to someone else later is not mistaken for
+    /// ours.
     pub fn owns(&self, k: &KernelEndpoint) -> bool {
         self.entry(k).is_some()
     }
@@ -177,6 +183,21 @@ mod tests {
         );
         let summary: Vec<_> = new.entries.iter().map(|e| (e.id, e.created)).collect();
         assert_eq!(summary, vec![(1, true), (2, false), (3, true), (5, false)]);
+    }
+
+    #[test]
+    fn a_hand_made_endpoint_that_got_an_old_id_of_ours_is_not_ours() {
+        let ours = KernelEndpoint::on_device(3, "192.0.2.2", 2, EndpointFlags::SUBFLOW);
+        let ledger = Ledger {
+            entries: vec![LedgerEntry::from_kernel(&ours, "e0", None, true)],
+            ..Ledger::default()
+        };
+        assert!(ledger.owns(&ours));
+        // Deleted, then added by hand with other flags, or on another device: id 3 again.
+        let other_flags = KernelEndpoint::on_device(3, "192.0.2.2", 2, EndpointFlags::SIGNAL);
+        let other_device = KernelEndpoint::on_device(3, "192.0.2.2", 7, EndpointFlags::SUBFLOW);
+        assert!(!ledger.owns(&other_flags));
+        assert!(!ledger.owns(&other_device));
     }
 
     const fn limits(subflows: u32, add_addr_accepted: u32) -> Limits {
