@@ -71,10 +71,14 @@ fn hook(args: &[OsString], from_dispatcher: bool) -> ExitCode {
         Ok(event) => event,
         Err(e) => return exit(Err(e)),
     };
-    if let Some(verdict) = commands::hook::answer_without_runtime(&event) {
-        return exit(verdict);
-    }
+    let why_alone = match commands::hook::answer_without_runtime(&event) {
+        adapters::control::Forwarded::Answered(verdict) => return exit(verdict),
+        adapters::control::Forwarded::Alone(why) => why,
+    };
     logging(true);
+    if let Some(why) = why_alone {
+        tracing::warn!("{why}; working alone");
+    }
     exit(
         runtime()
             .and_then(|runtime| runtime.block_on(commands::hook::run(&event, from_dispatcher))),

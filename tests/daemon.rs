@@ -106,3 +106,60 @@ fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it(nm: N
 
     assert!(lab.hook_failures().is_empty(), "{:?}", lab.hook_failures());
 }
+
+/// Clients that connect and say nothing, a storm of connect-and-close, and a stopped daemon:
+/// no hook waits for them, none fails, and the daemon's log stays quiet.
+#[test]
+fn idle_clients_and_a_stopped_daemon_delay_no_hook() {
+    let lab = Lab::start("dmnidle");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    lab.link("e0", "s0");
+    add_profile(&lab, "p0", "e0", "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled connection.mptcp-flags subflow");
+    lab.start_daemon();
+    let socket = "/run/nm-mptcp/control.sock";
+    lab.sh(&format!(
+        "setsid python3 -c 'import socket, time
+idle = []
+for _ in range(30):
+    s = socket.socket(socket.AF_UNIX); s.connect(\"{socket}\"); idle.append(s)
+for _ in range(1000):
+    s = socket.socket(socket.AF_UNIX); s.connect(\"{socket}\"); s.close()
+time.sleep(30)' >/dev/null 2>&1 </dev/null &"
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    lab.sh("nmcli connection up p0 >/dev/null");
+    lab.expect_endpoints(&[("192.0.2.2", "e0", "subflow")]);
+    lab.sh("nmcli connection down p0 >/dev/null");
+    lab.expect_endpoints(&[]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "30 idle clients delayed the hook: {:?}",
+        started.elapsed()
+    );
+    let log = lab.daemon_log();
+    assert!(
+        log.contains(r#"action="pre-down"}"#),
+        "through the daemon:\n{log}"
+    );
+    assert!(
+        log.lines().filter(|l| l.contains("WARN")).count() < 5,
+        "connect-and-close is no warning:\n{log}"
+    );
+
+    // Stopped: the hook sees it and works alone at once.
+    let pid = lab.sh(&format!("cat {}", lab.state_file("daemon.pid")));
+    lab.sh(&format!("kill -STOP {}", pid.trim()));
+    let started = std::time::Instant::now();
+    lab.sh("nmcli connection up p0 >/dev/null");
+    lab.expect_endpoints(&[("192.0.2.2", "e0", "subflow")]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    lab.sh(&format!("kill -CONT {}", pid.trim()));
+    assert!(
+        lab.logs().contains("is stopped; working alone"),
+        "{}",
+        lab.logs()
+    );
+    assert_eq!(lab.hook_failures(), Vec::<String>::new());
+}

@@ -331,10 +331,17 @@ fn a_hand_made_endpoint_that_gets_an_old_id_of_ours_stays_untouched() {
     lab.link("e0", "s0");
     add_profile(&lab, "p0", "e0", "ipv4.method manual ipv4.addresses 192.0.2.2/24,192.0.2.3/24 ipv4.gateway 192.0.2.1 ipv6.method disabled connection.mptcp-flags subflow");
     lab.sh("nmcli connection up p0 >/dev/null");
-    lab.expect_endpoints(&[("192.0.2.2", "e0", "subflow"), ("192.0.2.3", "e0", "subflow")]);
+    lab.expect_endpoints(&[
+        ("192.0.2.2", "e0", "subflow"),
+        ("192.0.2.3", "e0", "subflow"),
+    ]);
     // Take nm-mptcp's endpoint for 192.0.2.3 away and make one by hand: the kernel gives it
     // the freed id.
-    let id_of = || lab.sh("ip mptcp endpoint show | awk '$1 == \"192.0.2.3\" { print $3 }'").trim().to_owned();
+    let id_of = || {
+        lab.sh("ip mptcp endpoint show | awk '$1 == \"192.0.2.3\" { print $3 }'")
+            .trim()
+            .to_owned()
+    };
     let id = id_of();
     lab.sh(&format!(
         "ip mptcp endpoint delete id {id} && ip mptcp endpoint add 192.0.2.3 dev e0 signal"
@@ -342,7 +349,10 @@ fn a_hand_made_endpoint_that_gets_an_old_id_of_ours_stays_untouched() {
     assert_eq!(id_of(), id, "the kernel reused the id");
     for event in ["nmcli device reapply e0", &format!("{HOOK} reconcile")] {
         lab.sh(event);
-        lab.expect_endpoints(&[("192.0.2.2", "e0", "subflow"), ("192.0.2.3", "e0", "signal")]);
+        lab.expect_endpoints(&[
+            ("192.0.2.2", "e0", "subflow"),
+            ("192.0.2.3", "e0", "signal"),
+        ]);
     }
     let status = String::from_utf8_lossy(&lab.nm_mptcp(&["status"]).stdout).into_owned();
     assert!(status.contains("foreign-endpoint"), "{status}");

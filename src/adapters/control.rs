@@ -23,10 +23,19 @@ pub(crate) fn socket_path(run_dir: &Path) -> PathBuf {
     run_dir.join(SOCKET_NAME)
 }
 
-/// Hand a dispatcher event to the daemon. `None` when no daemon takes it (no socket, a
-/// stale one, or a daemon that went away before answering): the hook then does the work
-/// itself.
-pub(crate) fn forward(run_dir: &Path, interface: &str, action: &str) -> Option<Result<(), Error>> {
+/// What became of a dispatcher event offered to the daemon.
+#[derive(Debug)]
+pub(crate) enum Forwarded {
+    /// The daemon carried it out, with this verdict.
+    Answered(Result<(), Error>),
+    /// No daemon takes it: none runs (no socket, a stale one, one that went away before
+    /// answering), or, with a reason worth a warning, it is stopped or stuck. The hook does
+    /// the work itself.
+    Alone(Option<String>),
+}
+
+/// Hand a dispatcher event to the daemon.
+pub(crate) fn forward(run_dir: &Path, interface: &str, action: &str) -> Forwarded {
     let mut stream = match UnixStream::connect(socket_path(run_dir)) {
         Ok(stream) => stream,
         Err(e)
@@ -35,10 +44,16 @@ pub(crate) fn forward(run_dir: &Path, interface: &str, action: &str) -> Option<R
                 IoErrorKind::NotFound | IoErrorKind::ConnectionRefused
             ) =>
         {
-            return None
+            return Forwarded::Alone(None)
         }
-        Err(e) => return Some(Err(daemon_error(format!("cannot reach the daemon: {e}")))),
+        Err(e) => {
+            return Forwarded::Answered(Err(daemon_error(format!("cannot reach the daemon: {e}"))))
+        }
     };
+    // A stopped daemon (SIGSTOP, a debugger) would never answer.
+    if let Some(pid) = peer_pid(&stream).filter(|pid| stopped(*pid)) {
+        return Forwarded::Alone(Some(format!("the daemon (pid {pid}) is stopped")));
+    }
     let mut exchange = || -> std::io::Result<String> {
         stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
         stream.set_write_timeout(Some(REPLY_TIMEOUT))?;
@@ -48,18 +63,43 @@ pub(crate) fn forward(run_dir: &Path, interface: &str, action: &str) -> Option<R
         Ok(reply)
     };
     match exchange() {
-        Ok(reply) if reply.is_empty() => None,
-        Ok(reply) => Some(parse_reply(&reply)),
+        Ok(reply) if reply.is_empty() => Forwarded::Alone(None),
+        Ok(reply) => Forwarded::Answered(parse_reply(&reply)),
         Err(e)
             if matches!(
                 e.kind(),
                 IoErrorKind::ConnectionReset | IoErrorKind::BrokenPipe
             ) =>
         {
-            None
+            Forwarded::Alone(None)
         }
-        Err(e) => Some(Err(daemon_error(format!("the daemon did not answer: {e}")))),
+        // Stuck: the event must not be lost, so the hook does the work itself.
+        Err(e) if matches!(e.kind(), IoErrorKind::WouldBlock | IoErrorKind::TimedOut) => {
+            Forwarded::Alone(Some(format!(
+                "the daemon did not answer within {} s",
+                REPLY_TIMEOUT.as_secs()
+            )))
+        }
+        Err(e) => Forwarded::Answered(Err(daemon_error(format!("the daemon did not answer: {e}")))),
     }
+}
+
+fn peer_pid(stream: &UnixStream) -> Option<i32> {
+    getsockopt(stream, PeerCredentials)
+        .ok()
+        .map(|credentials| credentials.pid())
+}
+
+/// The process is stopped (state T or t in /proc/PID/stat) or already gone.
+fn stopped(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may hold any byte.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    matches!(state, Some('T' | 't' | 'Z' | 'X'))
 }
 
 /// The pid of the daemon that listens on the control socket (the kernel's record of who
@@ -77,9 +117,9 @@ pub(crate) fn daemon_pid(run_dir: &Path) -> Result<Option<i32>, Error> {
         }
         Err(e) => return Err(daemon_error(format!("cannot reach the daemon: {e}"))),
     };
-    let credentials = getsockopt(&stream, PeerCredentials)
-        .map_err(|e| daemon_error(format!("cannot tell the daemon's pid: {e}")))?;
-    Ok(Some(credentials.pid()))
+    peer_pid(&stream)
+        .map(Some)
+        .ok_or_else(|| daemon_error("cannot tell the daemon's pid".to_owned()))
 }
 
 fn daemon_error(message: String) -> Error {
@@ -185,7 +225,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let listener = std::os::unix::net::UnixListener::bind(socket_path(&dir)).unwrap();
         let daemon = std::thread::spawn(move || drop(listener.accept().unwrap()));
-        assert!(forward(&dir, "e0", "up").is_none());
+        assert!(matches!(forward(&dir, "e0", "up"), Forwarded::Alone(None)));
         daemon.join().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -206,10 +246,10 @@ mod tests {
     fn no_daemon_means_the_hook_works_alone() {
         let dir = std::env::temp_dir().join(format!("nm-mptcp-control-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        assert!(forward(&dir, "e0", "up").is_none());
+        assert!(matches!(forward(&dir, "e0", "up"), Forwarded::Alone(None)));
         // A socket file nobody listens on (a daemon that died) is no daemon either.
         drop(std::os::unix::net::UnixListener::bind(socket_path(&dir)).unwrap());
-        assert!(forward(&dir, "e0", "up").is_none());
+        assert!(matches!(forward(&dir, "e0", "up"), Forwarded::Alone(None)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -11,7 +11,9 @@ use tokio::time::Instant;
 
 use futures_util::{FutureExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use std::sync::{Arc, RwLock};
@@ -31,6 +33,7 @@ use crate::changes::Backing;
 use crate::error::{Error, ErrorKind};
 use crate::nm_view::NmView;
 use crate::planner::Plan;
+use crate::report::escaped;
 
 /// How long a client may take to send its one line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
@@ -53,6 +56,7 @@ pub(crate) async fn run() -> Result<(), Error> {
     let (signals, mut owner_changes) = nm::signals(&bus).await?;
     let mut addresses = AddressEvents::subscribe()?;
     let listener = listen(&dir)?;
+    let (hook_sender, mut hook_requests) = mpsc::channel(PENDING_REQUESTS);
     let (published, mut requests) = match dbus_service::serve(&bus).await {
         Ok((published, requests)) => (Some(published), Some(requests)),
         Err(e) => {
@@ -133,8 +137,9 @@ pub(crate) async fn run() -> Result<(), Error> {
                     let _ = reply.send(daemon.describe().await);
                 }
             },
+            Some(request) = hook_requests.recv() => daemon.answer(request).await,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => daemon.serve(stream).await,
+                Ok((stream, _)) => read_request(stream, hook_sender.clone()),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot accept a hook connection");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -177,6 +182,51 @@ async fn draining<T>(
                 *stale |= message.is_ok_and(|m| nm::signal_matters(&m));
             }
         }
+    }
+}
+
+/// A hook's request line, read, with the way to answer it.
+struct HookRequest {
+    line: String,
+    reply: OwnedWriteHalf,
+}
+
+/// How many read requests may wait for the daemon; more are answered Busy at once (the hook
+/// then works alone).
+const PENDING_REQUESTS: usize = 32;
+
+/// Read one hook connection's request line on a task of its own, so that a client that
+/// connects and says nothing (or slowly) delays no one, and hand it to the daemon's loop.
+fn read_request(stream: UnixStream, requests: mpsc::Sender<HookRequest>) {
+    tokio::spawn(async move {
+        let (read, mut reply) = stream.into_split();
+        let mut line = String::new();
+        let mut reader = BufReader::new(read.take(control::MAX_LINE as u64));
+        let read = tokio::time::timeout(REQUEST_TIMEOUT, reader.read_line(&mut line)).await;
+        let failed = match read {
+            // Connected and closed: nothing asked, nothing to answer.
+            Ok(Ok(0)) => return,
+            Ok(Ok(_)) => match requests.try_send(HookRequest { line, reply }) {
+                Ok(()) => return,
+                Err(e) => {
+                    reply = e.into_inner().reply;
+                    Error::new(ErrorKind::Busy, "the daemon has too many requests waiting")
+                }
+            },
+            Ok(Err(e)) => Error::new(ErrorKind::Daemon, format!("reading the request: {e}")),
+            Err(_) => Error::new(ErrorKind::Daemon, "no request within 1 s"),
+        };
+        tracing::debug!(error = %failed, "hook connection dropped");
+        send_reply(&mut reply, &Err(failed)).await;
+    });
+}
+
+async fn send_reply(reply: &mut OwnedWriteHalf, result: &Result<(), Error>) {
+    if let Err(e) = reply
+        .write_all(control::reply_line(result).as_bytes())
+        .await
+    {
+        tracing::debug!(error = %e, "the hook left before its answer");
     }
 }
 
@@ -375,29 +425,14 @@ impl Daemon {
         }
     }
 
-    /// One hook connection: one request line, one reply line.
-    async fn serve(&mut self, stream: UnixStream) {
-        let (read, mut write) = stream.into_split();
-        let mut line = String::new();
-        let mut request = BufReader::new(read.take(control::MAX_LINE as u64));
-        let result = match tokio::time::timeout(REQUEST_TIMEOUT, request.read_line(&mut line)).await
-        {
-            Ok(Ok(_)) => self.handle(&line).await,
-            Ok(Err(e)) => Err(Error::new(
-                ErrorKind::Daemon,
-                format!("reading the request: {e}"),
-            )),
-            Err(_) => Err(Error::new(ErrorKind::Daemon, "no request within 1 s")),
-        };
+    /// Carry out a hook's request and answer it.
+    async fn answer(&mut self, request: HookRequest) {
+        let HookRequest { line, mut reply } = request;
+        let result = self.handle(&line).await;
         if let Err(e) = &result {
-            tracing::warn!(request = line.trim_end(), error = %e, "hook event failed");
+            tracing::warn!(request = %escaped(line.trim_end()), error = %e, "hook event failed");
         }
-        if let Err(e) = write
-            .write_all(control::reply_line(&result).as_bytes())
-            .await
-        {
-            tracing::debug!(error = %e, "the hook left before its answer");
-        }
+        send_reply(&mut reply, &result).await;
     }
 
     async fn handle(&mut self, line: &str) -> Result<(), Error> {

@@ -1,7 +1,7 @@
 //! `nm-mptcp IFACE ACTION`: what nm-dispatcher runs on every event. A running daemon takes
 //! the event over the control socket; without one the hook does the work itself.
 
-use crate::adapters::control;
+use crate::adapters::control::{self, Forwarded};
 use crate::adapters::dispatcher::{Action, Event};
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::run_dir;
@@ -21,11 +21,11 @@ async fn nm_on_the_bus() -> bool {
     bus.await.unwrap_or(true)
 }
 
-/// Before any runtime or logging starts: `Some` verdict when the event needs no work or a
-/// daemon handled it, `None` when the hook must do the work itself.
-pub(crate) fn answer_without_runtime(event: &Event) -> Option<Result<(), Error>> {
+/// Before any runtime or logging starts: answered when the event needs no work or a daemon
+/// handled it, else the hook must do the work itself.
+pub(crate) fn answer_without_runtime(event: &Event) -> Forwarded {
     if let Action::Ignored(_) = event.action {
-        return Some(Ok(()));
+        return Forwarded::Answered(Ok(()));
     }
     control::forward(&run_dir(), event.interface_name(), event.action.name())
 }
