@@ -135,3 +135,66 @@ fn an_interface_named_like_a_command_gets_its_endpoint_from_the_hook(nm: Nm) {
     lab.expect_endpoints(&[]);
     assert_eq!(lab.hook_failures(), Vec::<String>::new());
 }
+
+/// NetworkManager publishes an interface name with control characters or a backslash
+/// escaped (`a\033[31mX`, `b\\x`); nm-mptcp finds the kernel's interface behind it, as
+/// NetworkManager's own support does, and prints the name escaped.
+#[test]
+fn interfaces_with_escape_characters_or_a_backslash_get_their_endpoints() {
+    let lab = Lab::start("escname");
+    lab.nm_sysctl(0);
+    lab.install_hook();
+    let names = ["a\u{1b}[31mX", "b\\x"];
+    for (i, name) in names.iter().enumerate() {
+        let out = std::process::Command::new("ip")
+            .args(["link", "add", name, "netns", &format!("{}-c", lab.name)])
+            .args(["type", "veth", "peer", "name", &format!("s{i}")])
+            .args(["netns", &format!("{}-s", lab.name)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = lab.exec(&[
+            "nmcli",
+            "connection",
+            "add",
+            "type",
+            "ethernet",
+            "con-name",
+            &format!("p{i}"),
+            "ifname",
+            name,
+            "ipv4.method",
+            "manual",
+            "ipv4.addresses",
+            &format!("10.{i}.0.2/24"),
+            "ipv6.method",
+            "disabled",
+            "connection.mptcp-flags",
+            "signal,also-without-default-route",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    lab.sh("sleep 1; nmcli connection up p0 >/dev/null && nmcli connection up p1 >/dev/null");
+    lab.expect_endpoints(&[
+        ("10.0.0.2", names[0], "signal"),
+        ("10.1.0.2", names[1], "signal"),
+    ]);
+    let status = String::from_utf8_lossy(&lab.nm_mptcp(&["status"]).stdout).into_owned();
+    assert!(!status.contains('\u{1b}'), "raw ESC in status: {status:?}");
+    assert!(
+        status.contains(r"a\u{1b}[31mX") && status.contains(r"b\\x"),
+        "{status}"
+    );
+    lab.reconcile_changes_nothing("odd names");
+    lab.sh("nmcli connection down p0 >/dev/null");
+    lab.expect_endpoints(&[("10.1.0.2", names[1], "signal")]);
+    assert_eq!(lab.hook_failures(), Vec::<String>::new());
+}

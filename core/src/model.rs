@@ -42,7 +42,7 @@ pub fn is_valid_interface_name(name: &str) -> bool {
         && name != ".."
         && !name
             .bytes()
-            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0x0b || b == 0)
 }
 
 /// Everything the planner needs, gathered once per event.

@@ -139,3 +139,56 @@ pub(super) struct RouteData {
     #[zvariant(rename = "type")]
     pub kind: Option<String>,
 }
+
+/// An interface name as the kernel knows it, from NetworkManager's D-Bus form: it escapes a
+/// backslash as `\\` and other bytes that are not printable UTF-8 as `\ooo` (octal), as
+/// `nm_utils_str_utf8safe_escape` does. A name that is not UTF-8 once unescaped stays as
+/// NetworkManager wrote it (it then matches no kernel interface, and `plan` shows it).
+pub(super) fn interface_name(escaped: &str) -> String {
+    if !escaped.contains('\\') {
+        return escaped.to_owned();
+    }
+    let mut bytes = Vec::with_capacity(escaped.len());
+    let mut rest = escaped.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
+        if b != b'\\' {
+            bytes.push(b);
+            continue;
+        }
+        let digits = rest
+            .iter()
+            .take(3)
+            .take_while(|d| (b'0'..=b'7').contains(d))
+            .count();
+        if digits > 0 {
+            let value = rest[..digits]
+                .iter()
+                .fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
+            bytes.push(value as u8);
+            rest = &rest[digits..];
+        } else if let Some((&next, tail)) = rest.split_first() {
+            bytes.push(next);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).unwrap_or_else(|_| escaped.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interface_name;
+
+    #[test]
+    fn interface_names_are_unescaped_as_networkmanager_escapes_them() {
+        assert_eq!(interface_name("e0"), "e0");
+        assert_eq!(interface_name(r"a\033[31mX"), "a\u{1b}[31mX");
+        assert_eq!(interface_name(r"b\\x"), r"b\x");
+        assert_eq!(interface_name(r"t\011b\0"), "t\tb\0");
+        assert_eq!(interface_name("ünï"), "ünï");
+        // Not UTF-8 once unescaped: left as NetworkManager wrote it.
+        assert_eq!(interface_name(r"x\377"), r"x\377");
+        // A trailing backslash (never sent) is dropped, not a panic.
+        assert_eq!(interface_name("x\\"), "x");
+    }
+}

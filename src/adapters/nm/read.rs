@@ -14,8 +14,8 @@ use zbus::Connection;
 
 use super::bus::{call, get_all, owner_pid, system_bus, within};
 use super::dicts::{
-    ActiveConnection, AppliedSettings, Device, DhcpConfig, DhcpOptions, Ip6Config, IpSettings,
-    Manager,
+    interface_name, ActiveConnection, AppliedSettings, Device, DhcpConfig, DhcpOptions, Ip6Config,
+    IpSettings, Manager,
 };
 use super::{
     IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6, IFACE_ROOT, ROOT_PATH,
@@ -113,7 +113,7 @@ async fn read_device(
         return Ok(None);
     }
     let matched_as = DeviceMatch {
-        interface: props.interface.clone().unwrap_or_default(),
+        interface: interface_name(props.interface.as_deref().unwrap_or_default()),
         type_description: props
             .device_type
             .map_or("unknown", type_description)
@@ -122,11 +122,14 @@ async fn read_device(
         driver_version: props.driver_version.unwrap_or_default(),
         hw_address: props.hw_address.unwrap_or_default(),
     };
-    let interface = props
-        .ip_interface
-        .filter(|s| !s.is_empty())
-        .or(props.interface)
-        .unwrap_or_default();
+    let interface = interface_name(
+        props
+            .ip_interface
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .or(props.interface.as_deref())
+            .unwrap_or_default(),
+    );
     let connection = settings.connection.unwrap_or_default();
     let profile = ProfileRef {
         id: connection.id.unwrap_or_default(),
