@@ -57,7 +57,10 @@ impl Default for Config {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "tables [limits], [kernel] and [rp_filter]"
+)]
 struct RawConfig {
     #[serde(default)]
     limits: RawLimits,
@@ -68,22 +71,31 @@ struct RawConfig {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table [limits]")]
 struct RawLimits {
     subflows: Option<Spanned<toml::Value>>,
     add_addr_accepted: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table [kernel]")]
 struct RawKernel {
-    enable_mptcp: Option<bool>,
+    enable_mptcp: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table [rp_filter]")]
 struct RawRpFilter {
-    relax: Option<bool>,
+    relax: Option<Spanned<toml::Value>>,
+}
+
+/// A value as an error quotes it: at most 40 characters (a value may be a 10 MB string).
+fn excerpt(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 /// Pure: the configuration in `text`, read from `path` (named in errors).
@@ -110,7 +122,23 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
                 Some(span.clone()),
                 format!(
                     "limits.{key}: expected \"auto\", \"keep\" or a number from 0 to {LIMIT_MAX}, got {}",
-                    text.get(span).unwrap_or("?").trim()
+                    excerpt(text.get(span).unwrap_or("?"))
+                ),
+            )),
+        }
+    };
+    let boolean = |key: &str, value: Option<Spanned<toml::Value>>, default: bool| {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        let span = value.span();
+        match value.into_inner() {
+            toml::Value::Boolean(b) => Ok(b),
+            _ => Err(error(
+                Some(span.clone()),
+                format!(
+                    "{key}: expected true or false, got {}",
+                    excerpt(text.get(span).unwrap_or("?"))
                 ),
             )),
         }
@@ -118,8 +146,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
     Ok(Config {
         subflows: limit("subflows", raw.limits.subflows)?,
         add_addr_accepted: limit("add_addr_accepted", raw.limits.add_addr_accepted)?,
-        enable_mptcp: raw.kernel.enable_mptcp.unwrap_or(false),
-        relax_rp_filter: raw.rp_filter.relax.unwrap_or(true),
+        enable_mptcp: boolean("kernel.enable_mptcp", raw.kernel.enable_mptcp, false)?,
+        relax_rp_filter: boolean("rp_filter.relax", raw.rp_filter.relax, true)?,
     })
 }
 
@@ -139,6 +167,25 @@ mod tests {
         let err = parse_str(text).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Config);
         err.message
+    }
+
+    #[test]
+    fn errors_name_the_key_or_table_and_quote_values_briefly() {
+        let m = message("limits = 3\n");
+        assert!(m.contains(":1:") && m.contains("a table [limits]"), "{m}");
+        assert!(!m.contains("Raw"), "{m}");
+        let m = message("[kernel]\nenable_mptcp = \"yes\"\n");
+        assert!(
+            m.contains(":2: kernel.enable_mptcp: expected true or false, got \"yes\""),
+            "{m}"
+        );
+        let m = message("[rp_filter]\nrelax = 1\n");
+        assert!(m.contains("rp_filter.relax"), "{m}");
+        let m = message(&format!(
+            "[limits]\nsubflows = \"{}\"\n",
+            "x".repeat(10_000_000)
+        ));
+        assert!(m.len() < 200, "{} bytes", m.len());
     }
 
     #[test]
