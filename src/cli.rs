@@ -294,4 +294,22 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        /// Any command line and any NM_DISPATCHER_ACTION: an event, clap's verdict, never
+        /// a panic.
+        #[test]
+        fn fuzz_command_lines_never_panic(
+            args in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12), 0..4),
+            action in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12)),
+        ) {
+            use std::os::unix::ffi::OsStrExt;
+            let mut argv = vec![OsString::from("nm-mptcp")];
+            argv.extend(args.iter().map(|a| std::ffi::OsStr::from_bytes(a).to_owned()));
+            let action = action.as_deref().map(std::ffi::OsStr::from_bytes);
+            if hook_arguments(&argv, action).is_none() {
+                let _ = parse(&argv);
+            }
+        }
+    }
 }

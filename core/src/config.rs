@@ -257,4 +257,18 @@ mod tests {
         let m = message("[limits]\nsubflows = \n");
         assert!(m.contains(":2:"), "{m}");
     }
+
+    proptest::proptest! {
+        /// Any text, and text made of the file's own pieces: a configuration or a Config
+        /// error naming the file, never a panic.
+        #[test]
+        fn fuzz_config_never_panics(
+            text in "(\\[limits\\]|\\[kernel\\]|\\[rp_filter\\]|subflows|add_addr_accepted|enable_mptcp|relax| = |\"auto\"|\"keep\"|true|9|-1|\\n|.){0,40}",
+        ) {
+            if let Err(e) = parse_str(&text) {
+                proptest::prop_assert_eq!(e.kind, ErrorKind::Config);
+                proptest::prop_assert!(e.message.starts_with("/etc/nm-mptcp/config.toml:"));
+            }
+        }
+    }
 }

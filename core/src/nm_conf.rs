@@ -396,4 +396,22 @@ mod tests {
             Some(0x32)
         );
     }
+
+    proptest::proptest! {
+        /// Any NetworkManager.conf text and any device: a default or none, never a panic.
+        #[test]
+        fn fuzz_networkmanager_conf_never_panics(
+            text in "(\\[connection.{0,6}\\]|\\[device\\]|match-device=|stop-match=|connection.mptcp-flags=|interface-name:|type:|driver:|mac:|except:|\\*|~|=|,|;|\\\\|\\n|.){0,40}",
+            interface in ".{0,8}",
+        ) {
+            let conf = NmConf::parse(&[&text]);
+            let device = DeviceMatch { interface, ..DeviceMatch::default() };
+            let _ = conf.mptcp_default(&device);
+        }
+
+        #[test]
+        fn fuzz_networkmanager_versions_never_panic(text in "[0-9.a-z~+-]{0,16}") {
+            let _ = text.parse::<crate::nm_version::NmVersion>();
+        }
+    }
 }

@@ -252,4 +252,16 @@ mod tests {
         assert!(matches!(forward(&dir, "e0", "up"), Forwarded::Alone(None)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    proptest::proptest! {
+        /// Any line a client sends, any reply a daemon sends: parsed or a typed error.
+        #[test]
+        fn fuzz_control_lines_never_panic(line in "(.|\n){0,64}") {
+            if let Err(e) = parse_request(&line) {
+                proptest::prop_assert_eq!(e.kind, ErrorKind::Usage);
+            }
+            let _ = parse_reply(&line);
+            let _ = reply_line(&Err(Error::new(ErrorKind::Busy, line.clone())));
+        }
+    }
 }

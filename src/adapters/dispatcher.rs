@@ -179,9 +179,16 @@ mod tests {
     }
 
     proptest! {
+        /// Any arguments, UTF-8 or not: an event or a usage error.
         #[test]
-        fn never_panics(a in ".*", b in ".*") {
-            let _ = parse(&[a, b]);
+        fn fuzz_dispatcher_arguments_never_panic(
+            args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..4),
+        ) {
+            use std::os::unix::ffi::OsStrExt;
+            let args: Vec<&OsStr> = args.iter().map(|a| OsStr::from_bytes(a)).collect();
+            if let Err(e) = parse(&args) {
+                prop_assert_eq!(e.kind, crate::error::ErrorKind::Usage);
+            }
         }
     }
 }

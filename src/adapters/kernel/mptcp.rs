@@ -188,3 +188,40 @@ fn endpoint_from(attrs: &[PmAttr]) -> Result<KernelEndpoint, Error> {
     }
     Ok(endpoint)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::kernel::mptcp_wire::{PmMessage, ATTR_ADDR};
+    use netlink_packet_core::{DefaultNla, Emitable, ParseableParametrized};
+    use netlink_packet_generic::GenlHeader;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any reply the kernel (or anything on the socket) could send: parsed or refused
+        /// with an error, and a parsed one gives an endpoint or an error, never a panic.
+        #[test]
+        fn fuzz_netlink_replies_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256), cmd in any::<u8>()) {
+            if let Ok(message) = PmMessage::parse_with_param(&bytes, GenlHeader { cmd, version: 1 }) {
+                let _ = endpoint_from(&message.attrs);
+            }
+        }
+
+        /// Well-formed attributes with any kind and payload inside an address: deeper
+        /// than random bytes reach.
+        #[test]
+        fn fuzz_endpoint_attributes_never_panic(fields in proptest::collection::vec((0u16..12, proptest::collection::vec(any::<u8>(), 0..20)), 0..8)) {
+            let nested: Vec<DefaultNla> = fields.into_iter().map(|(kind, payload)| DefaultNla::new(kind, payload)).collect();
+            let mut inner = vec![0; nested.as_slice().buffer_len()];
+            nested.as_slice().emit(&mut inner);
+            let outer = DefaultNla::new(ATTR_ADDR | netlink_packet_core::NLA_F_NESTED, inner);
+            let mut buffer = vec![0; outer.buffer_len()];
+            outer.emit(&mut buffer);
+            if let Ok(message) = PmMessage::parse_with_param(&buffer, GenlHeader { cmd: 3, version: 1 }) {
+                if let Err(e) = endpoint_from(&message.attrs) {
+                    prop_assert_eq!(e.kind, crate::error::ErrorKind::Kernel);
+                }
+            }
+        }
+    }
+}

@@ -39,7 +39,7 @@ impl Command {
 }
 
 // `MPTCP_PM_ATTR_*`
-const ATTR_ADDR: u16 = 1;
+pub(crate) const ATTR_ADDR: u16 = 1;
 const ATTR_RCV_ADD_ADDRS: u16 = 2;
 const ATTR_SUBFLOWS: u16 = 3;
 

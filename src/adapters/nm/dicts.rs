@@ -191,4 +191,13 @@ mod tests {
         // A trailing backslash (never sent) is dropped, not a panic.
         assert_eq!(interface_name("x\\"), "x");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn fuzz_interface_names_unescape_without_panic(name in "(\\\\|\\[0-7]{0,4}|.){0,20}") {
+            let plain = interface_name(&name);
+            // Unescaping never makes a name longer.
+            proptest::prop_assert!(plain.len() <= name.len());
+        }
+    }
 }

@@ -427,4 +427,160 @@ mod tests {
         let bytes = to_bytes(ctxt, &missing).unwrap();
         assert!(bytes.deserialize::<Device>().is_err());
     }
+
+    /// A D-Bus value as NetworkManager could send it (or a broken NetworkManager could).
+    #[derive(Debug, Clone)]
+    enum Arb {
+        U32(u32),
+        I32(i32),
+        U8(u8),
+        Bool(bool),
+        Str(String),
+        Strs(Vec<String>),
+        Dict(Vec<(String, Arb)>),
+        Dicts(Vec<Vec<(String, Arb)>>),
+    }
+
+    fn to_value(arb: &Arb) -> zbus::zvariant::Value<'static> {
+        use std::collections::HashMap;
+        use zbus::zvariant::Value;
+        let dict = |entries: &[(String, Arb)]| -> HashMap<String, Value<'static>> {
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), to_value(v)))
+                .collect()
+        };
+        match arb {
+            Arb::U32(v) => Value::from(*v),
+            Arb::I32(v) => Value::from(*v),
+            Arb::U8(v) => Value::from(*v),
+            Arb::Bool(v) => Value::from(*v),
+            Arb::Str(v) => Value::from(v.clone()),
+            Arb::Strs(v) => Value::from(v.clone()),
+            Arb::Dict(entries) => Value::from(dict(entries)),
+            Arb::Dicts(list) => Value::from(list.iter().map(|e| dict(e)).collect::<Vec<_>>()),
+        }
+    }
+
+    /// Keys the dictionaries read, and some they do not.
+    const KEYS: &[&str] = &[
+        "State",
+        "Interface",
+        "IpInterface",
+        "DeviceType",
+        "Driver",
+        "DriverVersion",
+        "HwAddress",
+        "Dhcp4Config",
+        "Dhcp6Config",
+        "Ip6Config",
+        "Options",
+        "ip_address",
+        "ip6_address",
+        "routers",
+        "Gateway",
+        "Version",
+        "Startup",
+        "ActiveConnections",
+        "Vpn",
+        "StateFlags",
+        "Devices",
+        "id",
+        "uuid",
+        "mptcp-flags",
+        "master",
+        "controller",
+        "method",
+        "address-data",
+        "gateway",
+        "never-default",
+        "ignore-auto-routes",
+        "route-table",
+        "route-data",
+        "address",
+        "dest",
+        "prefix",
+        "table",
+        "type",
+        "x-unknown",
+    ];
+
+    fn arb_key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => proptest::sample::select(KEYS).prop_map(str::to_owned),
+            1 => ".{0,12}",
+        ]
+    }
+
+    fn arb_value() -> impl Strategy<Value = Arb> {
+        let leaf = prop_oneof![
+            any::<u32>().prop_map(Arb::U32),
+            any::<i32>().prop_map(Arb::I32),
+            any::<u8>().prop_map(Arb::U8),
+            any::<bool>().prop_map(Arb::Bool),
+            prop_oneof![
+                Just("192.0.2.2".to_owned()),
+                Just("manual".to_owned()),
+                Just("2001:db8::1 junk".to_owned()),
+                ".{0,24}"
+            ]
+            .prop_map(Arb::Str),
+            proptest::collection::vec(".{0,8}", 0..3).prop_map(Arb::Strs),
+        ];
+        leaf.prop_recursive(2, 16, 4, |inner| {
+            let entries = move || proptest::collection::vec((arb_key(), inner.clone()), 0..4);
+            prop_oneof![
+                entries().prop_map(Arb::Dict),
+                proptest::collection::vec(entries(), 0..3).prop_map(Arb::Dicts),
+            ]
+        })
+    }
+
+    fn arb_dict() -> impl Strategy<Value = Vec<(String, Arb)>> {
+        proptest::collection::vec((arb_key(), arb_value()), 0..8)
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever NetworkManager answers, each dictionary deserializes or is an error,
+        /// and what deserializes is used without a panic.
+        #[test]
+        fn fuzz_networkmanager_replies_never_panic(
+            dict in arb_dict(),
+            groups in proptest::collection::vec((prop_oneof![Just("connection".to_owned()), Just("ipv4".to_owned()), Just("ipv6".to_owned()), ".{0,6}"], arb_dict()), 0..4),
+        ) {
+            use std::collections::HashMap;
+            use zbus::zvariant::{serialized::Context, to_bytes, Value, LE};
+            let ctxt = Context::new_dbus(LE, 0);
+            let map: HashMap<String, Value> = dict.iter().map(|(k, v)| (k.clone(), to_value(v))).collect();
+            let bytes = to_bytes(ctxt, &map).unwrap();
+            let _ = bytes.deserialize::<Manager>();
+            let _ = bytes.deserialize::<ActiveConnection>();
+            if let Ok((device, _)) = bytes.deserialize::<Device>() {
+                let _ = interface_name(device.interface.as_deref().unwrap_or_default());
+                let _ = device.device_type.map(type_description);
+            }
+            if let Ok((dhcp, _)) = bytes.deserialize::<DhcpConfig>() {
+                if let Some(lease) = dhcp.options {
+                    let _ = has_router(&lease);
+                    let _: Vec<IpAddr> = addresses(lease.ip6_address.as_deref(), "e0", "DHCPv6").collect();
+                }
+            }
+            let _ = bytes.deserialize::<Ip6Config>();
+            if let Ok((settings, _)) = bytes.deserialize::<IpSettings>() {
+                let _ = family(Some(settings), "e0");
+            }
+            let applied: HashMap<String, HashMap<String, Value>> = groups
+                .iter()
+                .map(|(g, d)| (g.clone(), d.iter().map(|(k, v)| (k.clone(), to_value(v))).collect()))
+                .collect();
+            let bytes = to_bytes(ctxt, &applied).unwrap();
+            if let Ok((settings, _)) = bytes.deserialize::<AppliedSettings>() {
+                let _ = family(settings.ipv4, "e0");
+                let _ = family(settings.ipv6, "e0");
+            }
+        }
+
+    }
 }
