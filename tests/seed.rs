@@ -194,6 +194,11 @@ fn interfaces_with_escape_characters_or_a_backslash_get_their_endpoints() {
         "{status}"
     );
     lab.reconcile_changes_nothing("odd names");
+    // nm-mptcp's log lines (the hook's, in the dispatcher's log) carry no raw ESC either.
+    let log = std::fs::read_to_string(lab.state_file("dbus.log")).unwrap();
+    let ours: Vec<&str> = log.lines().filter(|l| l.contains("event{")).collect();
+    assert!(ours.iter().any(|l| l.contains(r"a\u{1b}[31mX")), "{log}");
+    assert!(ours.iter().all(|l| !l.contains('\u{1b}')), "{log}");
     lab.sh("nmcli connection down p0 >/dev/null");
     lab.expect_endpoints(&[("10.1.0.2", names[1], "signal")]);
     assert_eq!(lab.hook_failures(), Vec::<String>::new());

@@ -20,7 +20,9 @@ impl std::fmt::Display for RpFilterChange {
         write!(
             f,
             "rp_filter {} -> {} on {}",
-            self.from, self.to, self.interface
+            self.from,
+            self.to,
+            crate::report::escaped(&self.interface)
         )
     }
 }
