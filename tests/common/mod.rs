@@ -441,3 +441,62 @@ pub fn add_profile(lab: &Lab, name: &str, ifname: &str, extra: &str) {
         "nmcli connection add type ethernet ifname {ifname} con-name {name} autoconnect no {extra} >/dev/null"
     ));
 }
+
+/// The foreign endpoint the fault, race and soak tests keep beside nm-mptcp's: it must
+/// survive everything.
+pub const FOREIGN: (&str, &str, &str) = ("127.0.0.9", "lo", "signal");
+
+/// Links e0..e3 (10.N.0.2/24; e0 with the only default route) with profiles p0..p3, each
+/// `subflow` and also without a default route, not yet active; and the foreign endpoint.
+pub fn four_links(lab: &Lab) {
+    lab.sh("ip addr add 127.0.0.9/8 dev lo && ip mptcp endpoint add 127.0.0.9 dev lo signal");
+    for i in 0..4 {
+        lab.link(&format!("e{i}"), &format!("s{i}"));
+        let gateway = if i == 0 { " ipv4.gateway 10.0.0.1" } else { "" };
+        add_profile(
+            lab,
+            &format!("p{i}"),
+            &format!("e{i}"),
+            &format!("ipv4.method manual ipv4.addresses 10.{i}.0.2/24{gateway} ipv6.method disabled connection.mptcp-flags subflow,also-without-default-route"),
+        );
+    }
+}
+
+impl Lab {
+    /// At rest after whatever happened: the kernel holds exactly `ours` and the foreign
+    /// endpoint, `reconcile` finds nothing to do, and the ledger records exactly `ours` (no
+    /// orphan, no leftover entry).
+    pub fn assert_at_rest(&self, ours: &[(String, String, String)], context: &str) {
+        let mut expected: Vec<(&str, &str, &str)> = ours
+            .iter()
+            .map(|(a, d, f)| (a.as_str(), d.as_str(), f.as_str()))
+            .collect();
+        expected.push(FOREIGN);
+        self.expect_endpoints(&expected);
+        let out = self.nm_mptcp(&["reconcile"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(" 0 change(s)"),
+            "{context}: reconcile at rest: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ledger =
+            self.sh("cat /run/nm-mptcp/ledger.json 2>/dev/null || echo '{\"entries\": []}'");
+        let ledger: serde_json::Value = serde_json::from_str(&ledger).unwrap();
+        let mut recorded: Vec<String> = ledger["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["address"].as_str().unwrap().to_owned())
+            .collect();
+        recorded.sort();
+        let mut wanted: Vec<String> = ours.iter().map(|(a, _, _)| a.clone()).collect();
+        wanted.sort();
+        assert_eq!(recorded, wanted, "{context}: the ledger");
+    }
+}
+
+/// nm-mptcp's endpoint for profile pN on eN, with `ip mptcp` flags `flags`.
+pub fn link_endpoint(n: usize, flags: &str) -> (String, String, String) {
+    (format!("10.{n}.0.2"), format!("e{n}"), flags.to_owned())
+}
