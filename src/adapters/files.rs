@@ -96,7 +96,10 @@ pub(crate) fn check_private_dir(dir: &Path) -> io::Result<()> {
     let problem = if !metadata.is_dir() {
         Some(format!("not a directory ({})", kind(&metadata.file_type())))
     } else if metadata.uid() != nix::unistd::geteuid().as_raw() {
-        Some(format!("owned by uid {}", metadata.uid()))
+        Some(format!(
+            "owned by uid {}, not by this user (nm-mptcp changes things as root only)",
+            metadata.uid()
+        ))
     } else if metadata.mode() & 0o022 != 0 {
         Some(format!(
             "writable by others (mode {:o})",
