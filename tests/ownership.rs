@@ -183,8 +183,14 @@ fn endpoints_and_ownership_survive_a_networkmanager_restart() {
     lab.expect_endpoints(&both);
     let before = lab.sh("ip mptcp endpoint show");
 
+    // Reconciles (and so the hook alone) keep running through the restart: while
+    // NetworkManager starts and its devices come back one by one, they take nothing away.
+    lab.sh(&format!(
+        "(for i in $(seq 60); do {HOOK} reconcile >/dev/null 2>&1; sleep 0.05; done) >/dev/null 2>&1 &"
+    ));
     lab.restart_networkmanager();
     lab.sh("for i in $(seq 100); do nmcli -t -f DEVICE,STATE device | grep -q '^e1:connected' && exit 0; sleep 0.1; done; exit 1");
+    lab.sh("sleep 2");
     lab.expect_endpoints(&both);
     // Same endpoints, same ids: nothing was deleted and re-added.
     assert_eq!(lab.sh("ip mptcp endpoint show"), before);
