@@ -34,21 +34,28 @@ pub(crate) enum Forwarded {
     Alone(Option<String>),
 }
 
-/// Hand a dispatcher event to the daemon.
-pub(crate) fn forward(run_dir: &Path, interface: &str, action: &str) -> Forwarded {
-    let mut stream = match UnixStream::connect(socket_path(run_dir)) {
-        Ok(stream) => stream,
+/// A connection to the daemon; `None` when none listens (no socket, or a stale one).
+fn connect(run_dir: &Path) -> Result<Option<UnixStream>, Error> {
+    match UnixStream::connect(socket_path(run_dir)) {
+        Ok(stream) => Ok(Some(stream)),
         Err(e)
             if matches!(
                 e.kind(),
                 IoErrorKind::NotFound | IoErrorKind::ConnectionRefused
             ) =>
         {
-            return Forwarded::Alone(None)
+            Ok(None)
         }
-        Err(e) => {
-            return Forwarded::Answered(Err(daemon_error(format!("cannot reach the daemon: {e}"))))
-        }
+        Err(e) => Err(daemon_error(format!("cannot reach the daemon: {e}"))),
+    }
+}
+
+/// Hand a dispatcher event to the daemon.
+pub(crate) fn forward(run_dir: &Path, interface: &str, action: &str) -> Forwarded {
+    let mut stream = match connect(run_dir) {
+        Ok(Some(stream)) => stream,
+        Ok(None) => return Forwarded::Alone(None),
+        Err(e) => return Forwarded::Answered(Err(e)),
     };
     // A stopped daemon (SIGSTOP, a debugger) would never answer.
     if let Some(pid) = peer_pid(&stream).filter(|pid| stopped(*pid)) {
@@ -105,17 +112,8 @@ fn stopped(pid: i32) -> bool {
 /// The pid of the daemon that listens on the control socket (the kernel's record of who
 /// bound it); `None` when no daemon listens.
 pub(crate) fn daemon_pid(run_dir: &Path) -> Result<Option<i32>, Error> {
-    let stream = match UnixStream::connect(socket_path(run_dir)) {
-        Ok(stream) => stream,
-        Err(e)
-            if matches!(
-                e.kind(),
-                IoErrorKind::NotFound | IoErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Ok(None)
-        }
-        Err(e) => return Err(daemon_error(format!("cannot reach the daemon: {e}"))),
+    let Some(stream) = connect(run_dir)? else {
+        return Ok(None);
     };
     peer_pid(&stream)
         .map(Some)
