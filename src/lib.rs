@@ -20,8 +20,8 @@ use tracing::level_filters::LevelFilter;
 
 // The core's modules, named as if they were this crate's own.
 use nm_mptcp_core::{
-    changes, config, diff, error, flags, limits, model, nm_conf, nm_version, nm_view, ownership,
-    planner, report, rp_filter, snapshot,
+    changes, config, diff, error, flags, limits, model, modified, nm_conf, nm_version, nm_view,
+    ownership, planner, report, rp_filter, snapshot,
 };
 
 use cli::Command;

@@ -43,7 +43,19 @@ pub struct Config {
     pub enable_mptcp: bool,
     /// Relax strict rp_filter (1 -> 2) on interfaces with endpoints, as NetworkManager does.
     pub relax_rp_filter: bool,
+    /// The daemon reapplies an active profile whose saved settings differ from the applied
+    /// ones only in `connection.mptcp-flags` (`[profiles] apply_on_modify`).
+    pub apply_on_modify: bool,
+    /// How often the daemon checks the kernel for endpoints and limits of its own that went
+    /// missing (`[daemon] check_interval`, seconds); `None` never.
+    pub check_interval: Option<std::time::Duration>,
 }
+
+/// `[daemon] check_interval` by default: a flush is repaired within this, and a dump costs
+/// about a millisecond.
+pub const CHECK_INTERVAL_DEFAULT: u64 = 5;
+/// The longest interval accepted (a day).
+const CHECK_INTERVAL_MAX: i64 = 86_400;
 
 impl Default for Config {
     fn default() -> Config {
@@ -52,6 +64,8 @@ impl Default for Config {
             add_addr_accepted: LimitSetting::Auto,
             enable_mptcp: false,
             relax_rp_filter: true,
+            apply_on_modify: false,
+            check_interval: Some(std::time::Duration::from_secs(CHECK_INTERVAL_DEFAULT)),
         }
     }
 }
@@ -68,6 +82,22 @@ struct RawConfig {
     kernel: RawKernel,
     #[serde(default)]
     rp_filter: RawRpFilter,
+    #[serde(default)]
+    profiles: RawProfiles,
+    #[serde(default)]
+    daemon: RawDaemon,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a table [profiles]")]
+struct RawProfiles {
+    apply_on_modify: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a table [daemon]")]
+struct RawDaemon {
+    check_interval: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -148,6 +178,32 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
         add_addr_accepted: limit("add_addr_accepted", raw.limits.add_addr_accepted)?,
         enable_mptcp: boolean("kernel.enable_mptcp", raw.kernel.enable_mptcp, false)?,
         relax_rp_filter: boolean("rp_filter.relax", raw.rp_filter.relax, true)?,
+        apply_on_modify: boolean(
+            "profiles.apply_on_modify",
+            raw.profiles.apply_on_modify,
+            false,
+        )?,
+        check_interval: match raw.daemon.check_interval {
+            None => Config::default().check_interval,
+            Some(value) => {
+                let span = value.span();
+                match value.into_inner() {
+                    toml::Value::Integer(0) => None,
+                    toml::Value::Integer(n) if (1..=CHECK_INTERVAL_MAX).contains(&n) => {
+                        Some(std::time::Duration::from_secs(n as u64))
+                    }
+                    _ => {
+                        return Err(error(
+                            Some(span.clone()),
+                            format!(
+                                "daemon.check_interval: expected seconds from 0 (never) to {CHECK_INTERVAL_MAX}, got {}",
+                                excerpt(text.get(span).unwrap_or("?"))
+                            ),
+                        ))
+                    }
+                }
+            }
+        },
     })
 }
 
@@ -181,6 +237,17 @@ mod tests {
         );
         let m = message("[rp_filter]\nrelax = 1\n");
         assert!(m.contains("rp_filter.relax"), "{m}");
+        let m = message("[daemon]\ncheck_interval = -1\n");
+        assert!(
+            m.contains(":2: daemon.check_interval: expected seconds"),
+            "{m}"
+        );
+        assert_eq!(
+            parse_str("[daemon]\ncheck_interval = 2\n")
+                .unwrap()
+                .check_interval,
+            Some(std::time::Duration::from_secs(2))
+        );
         let m = message(&format!(
             "[limits]\nsubflows = \"{}\"\n",
             "x".repeat(10_000_000)
@@ -196,7 +263,7 @@ mod tests {
     #[test]
     fn every_key_parses() {
         let config = parse_str(
-            "[limits]\nsubflows = 3\nadd_addr_accepted = \"keep\"\n[kernel]\nenable_mptcp = true\n[rp_filter]\nrelax = false\n",
+            "[limits]\nsubflows = 3\nadd_addr_accepted = \"keep\"\n[kernel]\nenable_mptcp = true\n[rp_filter]\nrelax = false\n[profiles]\napply_on_modify = true\n[daemon]\ncheck_interval = 0\n",
         )
         .unwrap();
         assert_eq!(
@@ -206,6 +273,8 @@ mod tests {
                 add_addr_accepted: LimitSetting::Keep,
                 enable_mptcp: true,
                 relax_rp_filter: false,
+                apply_on_modify: true,
+                check_interval: None,
             }
         );
         assert_eq!(
@@ -263,7 +332,7 @@ mod tests {
         /// error naming the file, never a panic.
         #[test]
         fn fuzz_config_never_panics(
-            text in "(\\[limits\\]|\\[kernel\\]|\\[rp_filter\\]|subflows|add_addr_accepted|enable_mptcp|relax| = |\"auto\"|\"keep\"|true|9|-1|\\n|.){0,40}",
+            text in "(\\[limits\\]|\\[kernel\\]|\\[rp_filter\\]|\\[profiles\\]|\\[daemon\\]|apply_on_modify|check_interval|subflows|add_addr_accepted|enable_mptcp|relax| = |\"auto\"|\"keep\"|true|9|-1|\\n|.){0,40}",
         ) {
             if let Err(e) = parse_str(&text) {
                 proptest::prop_assert_eq!(e.kind, ErrorKind::Config);

@@ -10,6 +10,7 @@ pub mod error;
 pub mod flags;
 pub mod limits;
 pub mod model;
+pub mod modified;
 pub mod nm_conf;
 pub mod nm_version;
 pub mod nm_view;

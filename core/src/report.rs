@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::flags::EndpointFlags;
 use crate::limits::Limits;
 use crate::model::{code, KernelEndpoint};
+use crate::modified::{ModifiedProfile, MPTCP_FLAGS_KEY};
 use crate::nm_version::NmVersion;
 use crate::ownership::Ledger;
 use crate::planner::{AddressDecision, Decision, Plan};
@@ -54,6 +55,18 @@ pub enum Warning {
     },
     /// `laminar` endpoints on a kernel before 6.18, which ignores the flag.
     LaminarUnsupported,
+    /// An active profile's saved `connection.mptcp-flags` differ from the applied ones
+    /// (`nmcli connection modify` without a reapply).
+    ProfileModified {
+        profile: String,
+        uuid: String,
+        interface: String,
+        applied: String,
+        saved: String,
+        /// Other settings modified too (`apply_on_modify` leaves such a profile alone).
+        other_changes: Vec<String>,
+        command: String,
+    },
 }
 
 impl Warning {
@@ -97,6 +110,25 @@ impl fmt::Display for Warning {
             ),
             Warning::LaminarUnsupported => {
                 f.write_str("the laminar endpoint flag needs kernel 6.18; this kernel ignores it")
+            }
+            Warning::ProfileModified {
+                profile,
+                interface,
+                applied,
+                saved,
+                other_changes,
+                command,
+                ..
+            } => {
+                write!(
+                    f,
+                    "profile {profile:?} on {} was modified: connection.mptcp-flags {saved} saved, {applied} applied; `{command}` applies them",
+                    escaped(interface)
+                )?;
+                if !other_changes.is_empty() {
+                    write!(f, " (with its other changes: {})", other_changes.join(", "))?;
+                }
+                Ok(())
             }
         }
     }
@@ -178,6 +210,8 @@ pub struct HostFacts<'a> {
     pub mptcpd_running: bool,
     pub interface_name: &'a dyn Fn(u32) -> Option<String>,
     pub rp_filter: &'a dyn Fn(&str) -> Option<u8>,
+    /// Active profiles modified since NetworkManager applied them.
+    pub modified: &'a [ModifiedProfile],
     /// The run directory, named when the ledger cannot be read.
     pub run_dir: String,
     pub config: &'a Config,
@@ -225,6 +259,7 @@ pub fn status(
     }
     warnings.extend(host_warnings(plan, kernel, limits, facts));
     warnings.extend(other_managers(&endpoints));
+    warnings.extend(facts.modified.iter().filter_map(modified_warning));
     let empty = Ledger::default();
     Status {
         nm_version: plan.nm_version,
@@ -278,6 +313,24 @@ fn host_warnings(
         warnings.push(Warning::LaminarUnsupported);
     }
     warnings
+}
+
+/// A profile whose MPTCP flags were modified but not applied.
+fn modified_warning(m: &ModifiedProfile) -> Option<Warning> {
+    m.flags_modified().then(|| Warning::ProfileModified {
+        profile: m.profile.id.clone(),
+        uuid: m.profile.uuid.clone(),
+        interface: m.interface.clone(),
+        applied: ModifiedProfile::flag_words(m.applied_flags),
+        saved: ModifiedProfile::flag_words(m.saved_flags),
+        other_changes: m
+            .changed
+            .iter()
+            .filter(|k| *k != MPTCP_FLAGS_KEY)
+            .cloned()
+            .collect(),
+        command: format!("nmcli device reapply {}", escaped(&m.interface)),
+    })
 }
 
 /// Others' endpoints on interfaces where nm-mptcp has endpoints of its own.
@@ -517,6 +570,7 @@ mod tests {
             mptcpd_running: false,
             interface_name: names,
             rp_filter: &|_| Some(2),
+            modified: &[],
             run_dir: "/run/nm-mptcp".into(),
             config: &DEFAULT_CONFIG,
         }
@@ -604,6 +658,52 @@ mod tests {
             too_low["message"],
             "limits too low: 3 subflow endpoints but subflows 2"
         );
+    }
+
+    #[test]
+    fn a_modify_without_a_reapply_is_warned_about_with_the_command_that_applies_it() {
+        use crate::flags::MptcpFlags;
+        let modified = |changed: &[&str], saved: MptcpFlags| ModifiedProfile {
+            profile: crate::model::ProfileRef {
+                id: "p\n0".into(),
+                uuid: "u0".into(),
+            },
+            interface: "e0".into(),
+            applied_flags: MptcpFlags::SUBFLOW.bits(),
+            saved_flags: saved.bits(),
+            changed: changed.iter().map(|k| k.to_string()).collect(),
+        };
+        let all = [
+            modified(&[MPTCP_FLAGS_KEY], MptcpFlags::SIGNAL | MptcpFlags::SUBFLOW),
+            modified(&[MPTCP_FLAGS_KEY, "ipv4.dns"], MptcpFlags::SIGNAL),
+            modified(&["ipv4.dns"], MptcpFlags::SUBFLOW),
+        ];
+        let names = |_| None;
+        let mut facts = facts(&names);
+        facts.modified = &all;
+        let s = status(
+            &plan_of(Vec::new()),
+            &[],
+            LIMITS,
+            Some(&Ledger::default()),
+            &facts,
+        );
+        let messages: Vec<String> = s.warnings.iter().map(Warning::to_string).collect();
+        assert_eq!(
+            messages.len(),
+            2,
+            "a modify that leaves the flags alone is no MPTCP matter: {messages:?}"
+        );
+        assert_eq!(
+            messages[0],
+            "profile \"p\\n0\" on e0 was modified: connection.mptcp-flags signal,subflow saved, subflow applied; `nmcli device reapply e0` applies them"
+        );
+        assert!(
+            messages[1].ends_with("(with its other changes: ipv4.dns)"),
+            "{}",
+            messages[1]
+        );
+        assert_eq!(s.warnings[0].code(), "profile-modified");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! dispatcher event then costs a reconciliation against a view already in hand instead of
 //! a fresh connection and a full read of NetworkManager (one call at a time on its side).
 
+use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -30,7 +31,9 @@ use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{lock_in, read_ledger, run_dir, DAEMON_LOCK};
 use crate::adapters::nm::{self, Detail};
 use crate::changes::Backing;
+use crate::diff::Operation;
 use crate::error::{Error, ErrorKind};
+use crate::modified::ModifiedProfile;
 use crate::nm_view::NmView;
 use crate::planner::Plan;
 use crate::report::escaped;
@@ -73,7 +76,17 @@ pub(crate) async fn run() -> Result<(), Error> {
         published,
         plan: None,
         publish_due: None,
+        modify_check_due: true,
+        left_to_user: HashSet::new(),
     };
+    // Read once: drift is checked on this interval from the start.
+    let check_interval = config_file::load(&config_file::path())
+        .ok()
+        .and_then(|c| c.check_interval);
+    let mut drift_check =
+        tokio::time::interval(check_interval.unwrap_or(Duration::from_secs(86_400)));
+    drift_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    drift_check.reset();
     daemon.settle_observed("start").await;
     if daemon.published.is_some() {
         // A caller that activated the daemon reads a full status.
@@ -92,6 +105,7 @@ pub(crate) async fn run() -> Result<(), Error> {
         tokio::select! {
             message = daemon.signals.next() => {
                 let message = message.ok_or_else(closed)?;
+                daemon.modify_check_due |= message.as_ref().is_ok_and(nm::profile_updated);
                 daemon.stale |= message.is_ok_and(|m| nm::signal_matters(&m));
                 daemon.stale |= daemon.drain_signals();
                 if daemon.stale {
@@ -115,6 +129,14 @@ pub(crate) async fn run() -> Result<(), Error> {
             _ = sleep_until_due(daemon.publish_due), if daemon.publish_due.is_some() => {
                 daemon.publish_due = None;
                 daemon.republish().await;
+            }
+            _ = drift_check.tick(), if check_interval.is_some() => {
+                daemon.repair_drift().await;
+                // A modify whose signal came while the daemon was busy is found here.
+                daemon.modify_check_due = true;
+            }
+            _ = std::future::ready(()), if daemon.modify_check_due && daemon.view.is_some() => {
+                daemon.apply_modifies().await;
             }
             // Signals consumed while the daemon was busy (see `draining`) still count.
             _ = std::future::ready(()), if daemon.stale && daemon.view.is_some() => {
@@ -266,6 +288,10 @@ struct Daemon {
     view: Option<NmView>,
     /// A signal said the view may be out of date.
     stale: bool,
+    /// A profile was modified (or the daemon just started): see `apply_modifies`.
+    modify_check_due: bool,
+    /// Modifies `apply_modifies` left for the user, already logged.
+    left_to_user: HashSet<(String, String, u32)>,
 }
 
 impl Daemon {
@@ -325,6 +351,83 @@ impl Daemon {
         };
         let dry_run = reconcile::dry_run(&mut self.kernel, NmSource::Held(view));
         draining(&mut self.signals, &mut self.stale, dry_run).await
+    }
+
+    /// Put back what is nm-mptcp's and went missing without an event (`ip mptcp endpoint
+    /// flush`, an endpoint deleted by hand, limits reset): what a dispatcher event would add
+    /// or set now is done now. Others' endpoints are not nm-mptcp's to put back.
+    async fn repair_drift(&mut self) {
+        let Ok(outcome) = self.dry_run().await else {
+            return;
+        };
+        let changes = &outcome.changes;
+        let missing: Vec<String> = changes
+            .operations
+            .iter()
+            .filter(|op| matches!(op, Operation::Add(_)))
+            .map(ToString::to_string)
+            .collect();
+        let limits_off = changes.limits != changes.limits_before;
+        if missing.is_empty() && !limits_off {
+            return;
+        }
+        tracing::info!(
+            missing = ?missing,
+            limits = %changes.limits_before,
+            wanted_limits = %changes.limits,
+            "repair: endpoints or limits of nm-mptcp's changed without an event"
+        );
+        self.settle_observed("repair").await;
+    }
+
+    /// With `[profiles] apply_on_modify`: ask NetworkManager to reapply each active profile
+    /// whose saved settings differ from the applied ones only in `connection.mptcp-flags`,
+    /// with the applied connection's version (a change in between makes the reapply fail
+    /// rather than overwrite it). A modify that changed more is left to the user, as
+    /// `status` says.
+    async fn apply_modifies(&mut self) {
+        self.modify_check_due = false;
+        if !config_file::load(&config_file::path()).is_ok_and(|c| c.apply_on_modify) {
+            return;
+        }
+        let read = nm::within(NM_TIMEOUT, nm::pending_modifies(&self.bus));
+        let pending = match draining(&mut self.signals, &mut self.stale, read).await {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot compare saved and applied profiles");
+                return;
+            }
+        };
+        for p in pending.iter().filter(|p| p.profile.flags_modified()) {
+            let m = &p.profile;
+            let (applied, saved) = (
+                ModifiedProfile::flag_words(m.applied_flags),
+                ModifiedProfile::flag_words(m.saved_flags),
+            );
+            let profile = escaped(&m.profile.id);
+            let interface = escaped(&m.interface);
+            if !m.only_flags_modified() {
+                let key = (m.profile.uuid.clone(), m.interface.clone(), m.saved_flags);
+                if self.left_to_user.insert(key) {
+                    tracing::info!(
+                        profile, interface, applied, saved, changed = ?m.changed,
+                        "modified profile left to the user: more than connection.mptcp-flags changed"
+                    );
+                }
+                continue;
+            }
+            let reapply = nm::within(NM_TIMEOUT, nm::reapply(&self.bus, p));
+            match draining(&mut self.signals, &mut self.stale, reapply).await {
+                Ok(()) => tracing::info!(
+                    profile,
+                    interface,
+                    applied,
+                    saved,
+                    "reapplied a modified profile (apply_on_modify)"
+                ),
+                Err(e) => tracing::warn!(profile, interface, error = %e, "reapply failed"),
+            }
+        }
     }
 
     /// `plan --json`, for the D-Bus `Plan`.
@@ -402,7 +505,16 @@ impl Daemon {
             let dir = run_dir();
             let ledger = read_ledger(&dir);
             let config = config_file::load(&config_file::path())?;
-            let status = super::status::report(plan, &kernel, limits, Some(&ledger), &dir, &config);
+            let modified = super::status::modified_profiles(&self.bus).await;
+            let status = super::status::report(
+                plan,
+                &kernel,
+                limits,
+                Some(&ledger),
+                &dir,
+                &config,
+                &modified,
+            );
             dbus_service::publish(&self.bus, &published, status).await
         };
         published_now.await

@@ -4,13 +4,28 @@
 use std::path::Path;
 
 use crate::adapters::kernel::{interfaces, sysctl};
+use crate::adapters::nm;
 use crate::adapters::processes::running;
+use crate::app::reconcile::NM_TIMEOUT;
 use crate::config::Config;
 use crate::limits::Limits;
 use crate::model::KernelEndpoint;
+use crate::modified::ModifiedProfile;
 use crate::ownership::Ledger;
 use crate::planner::Plan;
 use crate::report::{status, HostFacts, Status};
+
+/// Active profiles modified since NetworkManager applied them; none (with a warning in the
+/// log) when NetworkManager cannot say: the status goes on without them.
+pub(crate) async fn modified_profiles(bus: &zbus::Connection) -> Vec<ModifiedProfile> {
+    match nm::within(NM_TIMEOUT, nm::pending_modifies(bus)).await {
+        Ok(pending) => pending.into_iter().map(|p| p.profile).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot compare saved and applied profiles");
+            Vec::new()
+        }
+    }
+}
 
 /// `ledger` is `None` where it cannot be read (not root): owners are then inferred.
 pub(crate) fn report(
@@ -20,6 +35,7 @@ pub(crate) fn report(
     ledger: Option<&Ledger>,
     run_dir: &Path,
     config: &Config,
+    modified: &[ModifiedProfile],
 ) -> Status {
     let facts = HostFacts {
         path_manager: sysctl::path_manager(),
@@ -27,6 +43,7 @@ pub(crate) fn report(
         mptcpd_running: running("mptcpd"),
         interface_name: &interfaces::name,
         rp_filter: &sysctl::rp_filter,
+        modified,
         run_dir: run_dir.display().to_string(),
         config,
     };

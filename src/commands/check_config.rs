@@ -8,11 +8,15 @@ pub(crate) fn run() -> Result<(), Error> {
     let path = config_file::path();
     let config = config_file::load(&path)?;
     super::emit(&format!(
-        "{}: ok\nlimits: subflows {}, add_addr_accepted {}; kernel.enable_mptcp {}; rp_filter.relax {}\n",
+        "{}: ok\nlimits: subflows {}, add_addr_accepted {}; kernel.enable_mptcp {}; rp_filter.relax {}; profiles.apply_on_modify {}; daemon.check_interval {}\n",
         escaped(&path.display().to_string()),
         config.subflows,
         config.add_addr_accepted,
         config.enable_mptcp,
-        config.relax_rp_filter
+        config.relax_rp_filter,
+        config.apply_on_modify,
+        config
+            .check_interval
+            .map_or("0 (never)".to_owned(), |i| format!("{}s", i.as_secs()))
     ))
 }

@@ -5,9 +5,9 @@
 use crate::adapters::config_file;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{ledger_readable, read_ledger, run_dir};
-use crate::adapters::nm::Detail;
-use crate::app::reconcile::{survey, NmSource};
-use crate::app::status::report;
+use crate::adapters::nm::{self, Detail};
+use crate::app::reconcile::{survey, NmSource, NM_TIMEOUT};
+use crate::app::status::{modified_profiles, report};
 use crate::error::Error;
 use crate::report::render_status;
 
@@ -27,6 +27,10 @@ pub(crate) async fn run(json: bool) -> Result<(), Error> {
         NmSource::Read(Detail::Full),
     )
     .await?;
+    let modified = match nm::within(NM_TIMEOUT, nm::system_bus()).await {
+        Ok(bus) => modified_profiles(&bus).await,
+        Err(_) => Vec::new(),
+    };
     let status = report(
         &survey.plan,
         &survey.kernel,
@@ -34,6 +38,7 @@ pub(crate) async fn run(json: bool) -> Result<(), Error> {
         ledger.as_ref(),
         &dir,
         &config,
+        &modified,
     );
     super::print(&status, json, render_status)
 }

@@ -27,6 +27,9 @@ pub(super) struct ActiveConnection {
     pub state_flags: Option<u32>,
     #[zvariant(rename = "Devices")]
     pub devices: Option<Vec<OwnedObjectPath>>,
+    /// The saved profile (`Settings.Connection`) behind the activation.
+    #[zvariant(rename = "Connection")]
+    pub connection: Option<OwnedObjectPath>,
 }
 
 /// `org.freedesktop.NetworkManager.Device`.

@@ -1,15 +1,17 @@
 //! NetworkManager over D-Bus (zbus): the bus and its calls (`bus`), the replies as typed
 //! dictionaries (`dicts`), reading the view planning starts from (`read`), and the signals a
-//! daemon follows (`signals`).
+//! daemon follows (`signals`), and profiles modified since they were applied (`modified`).
 
 mod bus;
 mod dicts;
+mod modified;
 mod read;
 mod signals;
 
 pub(crate) use bus::{present, system_bus, within};
+pub(crate) use modified::{pending as pending_modifies, reapply};
 pub(crate) use read::{read, read_with, Detail};
-pub(crate) use signals::{signal_matters, signals};
+pub(crate) use signals::{profile_updated, signal_matters, signals};
 
 const BUS_NAME: &str = "org.freedesktop.NetworkManager";
 const ROOT_PATH: &str = "/org/freedesktop/NetworkManager";
@@ -20,3 +22,4 @@ const IFACE_DHCP4: &str = "org.freedesktop.NetworkManager.DHCP4Config";
 const IFACE_DHCP6: &str = "org.freedesktop.NetworkManager.DHCP6Config";
 const IFACE_IP6: &str = "org.freedesktop.NetworkManager.IP6Config";
 const IFACE_PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+const IFACE_SETTINGS_CONNECTION: &str = "org.freedesktop.NetworkManager.Settings.Connection";

@@ -5,7 +5,7 @@ use zbus::Connection;
 
 use super::{
     BUS_NAME, IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6, IFACE_PROPERTIES,
-    IFACE_ROOT,
+    IFACE_ROOT, IFACE_SETTINGS_CONNECTION,
 };
 use crate::error::Error;
 
@@ -70,6 +70,13 @@ pub(crate) fn signal_matters(message: &zbus::Message) -> bool {
         member.as_str(),
         properties_of.as_deref(),
     )
+}
+
+/// Whether a signal says a saved profile changed (`Settings.Connection.Updated`: a modify).
+pub(crate) fn profile_updated(message: &zbus::Message) -> bool {
+    let header = message.header();
+    header.interface().map(|i| i.as_str()) == Some(IFACE_SETTINGS_CONNECTION)
+        && header.member().map(|m| m.as_str()) == Some("Updated")
 }
 
 /// Pure part of `signal_matters`: the signal's interface and member, and for
