@@ -173,6 +173,10 @@ fn reconcile_equals_networkmanager_native_endpoints(nm: Nm) {
     for i in 0..DEVICES {
         lab.link(&format!("e{i}"), &format!("s{i}"));
     }
+    // The hook and the daemon run throughout: beside NetworkManager's own support first,
+    // then alone (below).
+    lab.install_hook();
+    lab.start_daemon();
 
     for case in 0..cases {
         let sysctl = if rng.chance(80) { 1 } else { 0 };
@@ -220,6 +224,23 @@ fn reconcile_equals_networkmanager_native_endpoints(nm: Nm) {
             native,
             "case {case} (seed {seed}, sysctl {sysctl}): nm-mptcp differs from NetworkManager\nprofiles in activation order:\n{description}\nplan:\n{}",
             String::from_utf8_lossy(&lab.nm_mptcp(&["plan"]).stdout)
+        );
+
+        // The daemon's way: NetworkManager's own support out of the way, the same profiles
+        // activated anew in the same order; the hook and the daemon (which acts on each
+        // address as it comes) must end where NetworkManager did.
+        lab.sh("for c in $(nmcli -g NAME connection show --active); do nmcli connection down \"$c\" >/dev/null; done; ip mptcp endpoint flush");
+        lab.nm_sysctl(0);
+        if !script.is_empty() {
+            lab.sh(&script.join("\n"));
+        }
+        lab.sh("for i in $(seq 100); do [ -z \"$(ip -6 addr show tentative)\" ] && exit 0; sleep 0.1; done; exit 1");
+        let by_daemon = lab.settled_endpoints(Duration::from_millis(800));
+        assert_eq!(
+            by_daemon,
+            native,
+            "case {case} (seed {seed}, sysctl {sysctl}): the daemon differs from NetworkManager\nprofiles in activation order:\n{description}\n{}",
+            lab.daemon_log()
         );
         eprintln!("case {case}: {} endpoint(s) equal", ours.len());
         cases_with_endpoints += u64::from(!ours.is_empty());

@@ -32,6 +32,11 @@ pub struct NmDevice {
     pub external: bool,
     /// A port of a bond, bridge or team (`connection.controller`/`master` set).
     pub port: bool,
+    /// Still activating (prepare .. need-auth): the profile is applied but NetworkManager
+    /// has not committed its IP configuration. Planned for only once its static addresses
+    /// are in the kernel, which NetworkManager puts there as it enters ip-config: so a
+    /// daemon that read the view earlier acts on the address at once.
+    pub activating: bool,
     pub ipv4: NmFamily,
     pub ipv6: NmFamily,
 }

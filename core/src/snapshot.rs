@@ -60,6 +60,9 @@ fn device_state(device: &NmDevice, facts: &HostFacts) -> Option<DeviceState> {
         .iter()
         .filter(|a| a.ifindex == ifindex)
         .collect();
+    if device.activating && !static_address_committed(device, &kernel) {
+        return None;
+    }
     Some(DeviceState {
         interface: device.interface.clone(),
         ifindex,
@@ -70,6 +73,15 @@ fn device_state(device: &NmDevice, facts: &HostFacts) -> Option<DeviceState> {
         ipv4: family_state(&device.ipv4, &kernel, false),
         ipv6: family_state(&device.ipv6, &kernel, true),
     })
+}
+
+/// One of the profile's static addresses is on the interface: NetworkManager is committing
+/// the IP configuration.
+fn static_address_committed(device: &NmDevice, kernel: &[&KernelAddress]) -> bool {
+    [&device.ipv4, &device.ipv6]
+        .iter()
+        .flat_map(|f| &f.static_addresses)
+        .any(|s| kernel.iter().any(|k| k.address == *s))
 }
 
 fn family_state(family: &NmFamily, kernel: &[&KernelAddress], v6: bool) -> FamilyState {
@@ -216,6 +228,7 @@ mod tests {
             mptcp_flags: 0,
             external: false,
             port: false,
+            activating: false,
             ipv4,
             ipv6,
         }
@@ -233,6 +246,27 @@ mod tests {
             nm_conf: &NO_CONF,
             going_down: None,
         }
+    }
+
+    #[test]
+    fn an_activating_device_counts_once_its_static_address_is_in_the_kernel() {
+        let mut activating = device(
+            v4(Method::Manual, &["192.0.2.2"]),
+            v4(Method::Disabled, &[]),
+        );
+        activating.activating = true;
+        let view = view(vec![activating]);
+        assert!(
+            assemble(&view, &facts(&[])).devices.is_empty(),
+            "nothing committed yet"
+        );
+        let other = [kaddr(2, "192.0.2.9", false)];
+        assert!(
+            assemble(&view, &facts(&other)).devices.is_empty(),
+            "not its address"
+        );
+        let committed = [kaddr(2, "192.0.2.2", false)];
+        assert_eq!(assemble(&view, &facts(&committed)).devices.len(), 1);
     }
 
     #[test]

@@ -29,12 +29,12 @@ use crate::adapters::dispatcher::{self, Action};
 use crate::adapters::kernel::addresses::AddressEvents;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{lock_in, read_ledger, run_dir, DAEMON_LOCK};
-use crate::adapters::nm::{self, Detail};
+use crate::adapters::nm::{self, Detail, Prefetch};
 use crate::changes::Backing;
 use crate::diff::Operation;
 use crate::error::{Error, ErrorKind};
 use crate::modified::ModifiedProfile;
-use crate::nm_view::NmView;
+use crate::nm_view::{NmDevice, NmView};
 use crate::planner::Plan;
 use crate::report::escaped;
 
@@ -47,6 +47,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// See `Daemon::publish_due`.
 const PUBLISH_QUIET: Duration = Duration::from_millis(50);
 const PUBLISH_LATEST: Duration = Duration::from_millis(500);
+/// How long a provisional device (see `Prefetch`) may stand in for a read one.
+const PROVISIONAL_FOR: Duration = Duration::from_secs(5);
 
 /// Run until the bus or the kernel's address socket closes.
 pub(crate) async fn run() -> Result<(), Error> {
@@ -57,7 +59,14 @@ pub(crate) async fn run() -> Result<(), Error> {
     })?;
     let bus = nm::system_bus().await?;
     let (signals, mut owner_changes) = nm::signals(&bus).await?;
-    let mut addresses = AddressEvents::subscribe()?;
+    let addresses = AddressEvents::subscribe()?;
+    let prefetch = match nm::within(NM_TIMEOUT, Prefetch::load(&bus)).await {
+        Ok(prefetch) => prefetch,
+        Err(e) => {
+            tracing::debug!(error = %e, "no prefetch of NetworkManager's devices and profiles");
+            Prefetch::default()
+        }
+    };
     let listener = listen(&dir)?;
     let (hook_sender, mut hook_requests) = mpsc::channel(PENDING_REQUESTS);
     let (published, mut requests) = match dbus_service::serve(&bus).await {
@@ -70,13 +79,19 @@ pub(crate) async fn run() -> Result<(), Error> {
     let mut daemon = Daemon {
         bus,
         signals,
+        addresses,
         kernel: NetlinkKernel::connect()?,
         view: None,
-        stale: true,
+        noticed: Noticed {
+            stale: true,
+            modify_check_due: true,
+            to_follow: Vec::new(),
+        },
+        prefetch,
+        provisional: Vec::new(),
         published,
         plan: None,
         publish_due: None,
-        modify_check_due: true,
         left_to_user: HashSet::new(),
     };
     // Read once: drift is checked on this interval from the start.
@@ -93,7 +108,7 @@ pub(crate) async fn run() -> Result<(), Error> {
         daemon.publish_due = None;
         daemon.republish().await;
         let claim = dbus_service::claim_name(&daemon.bus);
-        match draining(&mut daemon.signals, &mut daemon.stale, claim).await {
+        match draining(&mut daemon.signals, &mut daemon.noticed, claim).await {
             Ok(()) => tracing::info!(name = dbus_service::NAME, "serving on the system bus"),
             Err(e) if e.kind == ErrorKind::Busy => return Err(e),
             Err(e) => tracing::warn!(error = %e, "serving without the D-Bus interface"),
@@ -105,10 +120,10 @@ pub(crate) async fn run() -> Result<(), Error> {
         tokio::select! {
             message = daemon.signals.next() => {
                 let message = message.ok_or_else(closed)?;
-                daemon.modify_check_due |= message.as_ref().is_ok_and(nm::profile_updated);
-                daemon.stale |= message.is_ok_and(|m| nm::signal_matters(&m));
-                daemon.stale |= daemon.drain_signals();
-                if daemon.stale {
+                daemon.noticed.note(message);
+                daemon.drain_signals();
+                daemon.follow_noticed().await;
+                if daemon.noticed.stale {
                     daemon.settle_observed("networkmanager").await;
                 }
             }
@@ -116,30 +131,33 @@ pub(crate) async fn run() -> Result<(), Error> {
                 if owner.is_none() {
                     return Err(closed());
                 }
-                daemon.stale = true;
+                daemon.noticed.stale = true;
                 daemon.settle_observed("networkmanager-restart").await;
             }
-            changed = addresses.changed() => {
+            changed = daemon.addresses.changed() => {
                 if changed.is_none() {
                     return Err(Error::kernel("the address event socket closed"));
                 }
-                addresses.drain();
-                daemon.settle_observed("address-change").await;
+                daemon.addresses.drain();
+                daemon.settle_on_address().await;
             }
             _ = sleep_until_due(daemon.publish_due), if daemon.publish_due.is_some() => {
                 daemon.publish_due = None;
                 daemon.republish().await;
             }
+            _ = std::future::ready(()), if !daemon.noticed.to_follow.is_empty() => {
+                daemon.follow_noticed().await;
+            }
             _ = drift_check.tick(), if check_interval.is_some() => {
                 daemon.repair_drift().await;
                 // A modify whose signal came while the daemon was busy is found here.
-                daemon.modify_check_due = true;
+                daemon.noticed.modify_check_due = true;
             }
-            _ = std::future::ready(()), if daemon.modify_check_due && daemon.view.is_some() => {
+            _ = std::future::ready(()), if daemon.noticed.modify_check_due && daemon.view.is_some() => {
                 daemon.apply_modifies().await;
             }
             // Signals consumed while the daemon was busy (see `draining`) still count.
-            _ = std::future::ready(()), if daemon.stale && daemon.view.is_some() => {
+            _ = std::future::ready(()), if daemon.noticed.stale && daemon.view.is_some() => {
                 daemon.settle_observed("networkmanager").await;
             }
             Some(request) = next_request(&mut requests) => match request {
@@ -188,21 +206,41 @@ async fn next_request(
     }
 }
 
-/// Await `work` while consuming NetworkManager's signals into `stale`: zbus reads the bus
+/// What NetworkManager's signals told the daemon, wherever they were consumed.
+#[derive(Default)]
+struct Noticed {
+    /// A signal said the view may be out of date.
+    stale: bool,
+    /// A profile was modified (or the daemon just started): see `apply_modifies`.
+    modify_check_due: bool,
+    /// Signals for `Prefetch` (activations, devices and profiles coming and going).
+    to_follow: Vec<zbus::Message>,
+}
+
+impl Noticed {
+    fn note(&mut self, message: zbus::Result<zbus::Message>) {
+        let Ok(message) = message else { return };
+        self.modify_check_due |= nm::profile_updated(&message);
+        self.stale |= nm::signal_matters(&message);
+        if Prefetch::follows(&message) {
+            self.to_follow.push(message);
+        }
+    }
+}
+
+/// Await `work` while consuming NetworkManager's signals into `noticed`: zbus reads the bus
 /// only while each stream has room, so awaiting a reply behind a full signal queue would
 /// wait for ever.
 async fn draining<T>(
     signals: &mut zbus::MessageStream,
-    stale: &mut bool,
+    noticed: &mut Noticed,
     work: impl std::future::Future<Output = T>,
 ) -> T {
     tokio::pin!(work);
     loop {
         tokio::select! {
             done = &mut work => return done,
-            Some(message) = signals.next() => {
-                *stale |= message.is_ok_and(|m| nm::signal_matters(&m));
-            }
+            Some(message) = signals.next() => noticed.note(message),
         }
     }
 }
@@ -273,6 +311,8 @@ fn listen(dir: &Path) -> Result<UnixListener, Error> {
 struct Daemon {
     bus: zbus::Connection,
     signals: zbus::MessageStream,
+    /// The kernel's address changes.
+    addresses: AddressEvents,
     /// Netlink sockets held for the daemon's lifetime.
     kernel: NetlinkKernel,
     /// Where the D-Bus interface reads the status from; `None` without the interface.
@@ -286,22 +326,70 @@ struct Daemon {
     publish_due: Option<(Instant, Instant)>,
     /// NetworkManager's view as last read; `None` until a read succeeds.
     view: Option<NmView>,
-    /// A signal said the view may be out of date.
-    stale: bool,
-    /// A profile was modified (or the daemon just started): see `apply_modifies`.
-    modify_check_due: bool,
+    /// What signals said.
+    noticed: Noticed,
+    /// NetworkManager's devices and saved profiles, for activations to be known at once.
+    prefetch: Prefetch,
+    /// Devices of activations not in the view yet, with when they appeared.
+    provisional: Vec<(Instant, NmDevice)>,
     /// Modifies `apply_modifies` left for the user, already logged.
     left_to_user: HashSet<(String, String, u32)>,
 }
 
 impl Daemon {
-    /// Consume the signals already queued; true if one of them matters.
-    fn drain_signals(&mut self) -> bool {
-        let mut matters = false;
+    /// Consume the signals already queued.
+    fn drain_signals(&mut self) {
         while let Some(Some(message)) = self.signals.next().now_or_never() {
-            matters |= message.is_ok_and(|m| nm::signal_matters(&m));
+            self.noticed.note(message);
         }
-        matters
+    }
+
+    /// Activations become provisional devices at once; then devices and profiles that came,
+    /// changed or went are read for the prefetch.
+    async fn follow_noticed(&mut self) {
+        self.absorb_activations();
+        for message in std::mem::take(&mut self.noticed.to_follow) {
+            let bus = self.bus.clone();
+            let follow = nm::within(NM_TIMEOUT, self.prefetch.follow(&bus, &message));
+            if let Err(e) = follow.await {
+                tracing::debug!(error = %e, "cannot follow a change of NetworkManager's");
+            }
+        }
+    }
+
+    /// Turn the activations among the signals noticed into provisional devices (no call to
+    /// NetworkManager: this runs between an address and its endpoint).
+    fn absorb_activations(&mut self) {
+        let now = Instant::now();
+        let prefetch = &self.prefetch;
+        let provisional = &mut self.provisional;
+        self.noticed
+            .to_follow
+            .retain(|message| match prefetch.activation(message) {
+                Some(devices) => {
+                    provisional.extend(devices.into_iter().map(|d| (now, d)));
+                    false
+                }
+                None => true,
+            });
+    }
+
+    /// The view to plan with: the one read, and the provisional devices it does not have yet
+    /// (for a few seconds at most: a whole read has them by then, or they never activated).
+    fn view_with_provisional(&mut self) -> Option<std::borrow::Cow<'_, NmView>> {
+        let view = self.view.as_ref()?;
+        self.provisional.retain(|(since, device)| {
+            since.elapsed() < PROVISIONAL_FOR
+                && !view.devices.iter().any(|d| d.interface == device.interface)
+        });
+        if self.provisional.is_empty() {
+            return Some(std::borrow::Cow::Borrowed(view));
+        }
+        let mut merged = view.clone();
+        merged
+            .devices
+            .extend(self.provisional.iter().map(|(_, d)| d.clone()));
+        Some(std::borrow::Cow::Owned(merged))
     }
 
     /// Whether NetworkManager is on the bus; its answer is also the point by which every
@@ -309,7 +397,7 @@ impl Daemon {
     async fn networkmanager_present(&mut self) -> Result<bool, Error> {
         draining(
             &mut self.signals,
-            &mut self.stale,
+            &mut self.noticed,
             nm::within(PRESENCE_TIMEOUT, nm::present(&self.bus)),
         )
         .await
@@ -317,13 +405,27 @@ impl Daemon {
 
     /// Read NetworkManager again if asked or a signal made the view stale.
     async fn refresh_view(&mut self, refresh: bool) -> Result<(), Error> {
-        if refresh || self.stale || self.view.is_none() {
+        if refresh || self.noticed.stale || self.view.is_none() {
             // Cleared first: a signal that arrives during the read makes it stale again.
-            self.stale = false;
+            self.noticed.stale = false;
             // Everything status shows (external activations too): the D-Bus interface
             // publishes what `nm-mptcp status` prints.
-            let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Full));
-            match draining(&mut self.signals, &mut self.stale, read).await {
+            let bus = self.bus.clone();
+            let read = nm::within(NM_TIMEOUT, nm::read_with(&bus, Detail::Full));
+            tokio::pin!(read);
+            // A read takes milliseconds; an address NetworkManager commits meanwhile (an
+            // activation's first) is acted on with the view in hand, not after the read.
+            let read = loop {
+                tokio::select! {
+                    read = &mut read => break read,
+                    Some(message) = self.signals.next() => self.noticed.note(message),
+                    Some(()) = self.addresses.changed() => {
+                        self.addresses.drain();
+                        self.settle_held_on_address().await;
+                    }
+                }
+            };
+            match read {
                 Ok(view) => self.view = Some(view),
                 Err(e) => {
                     self.view = None;
@@ -340,17 +442,17 @@ impl Daemon {
     async fn dry_run(&mut self) -> Result<reconcile::Outcome, Error> {
         let read_now;
         let view = match &self.view {
-            Some(view) if !self.stale => view,
+            Some(view) if !self.noticed.stale => view,
             _ => {
                 let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Full));
-                read_now = draining(&mut self.signals, &mut self.stale, read)
+                read_now = draining(&mut self.signals, &mut self.noticed, read)
                     .await
                     .map_err(|e| e.context("reading NetworkManager"))?;
                 &read_now
             }
         };
         let dry_run = reconcile::dry_run(&mut self.kernel, NmSource::Held(view));
-        draining(&mut self.signals, &mut self.stale, dry_run).await
+        draining(&mut self.signals, &mut self.noticed, dry_run).await
     }
 
     /// Put back what is nm-mptcp's and went missing without an event (`ip mptcp endpoint
@@ -386,12 +488,12 @@ impl Daemon {
     /// rather than overwrite it). A modify that changed more is left to the user, as
     /// `status` says.
     async fn apply_modifies(&mut self) {
-        self.modify_check_due = false;
+        self.noticed.modify_check_due = false;
         if !config_file::load(&config_file::path()).is_ok_and(|c| c.apply_on_modify) {
             return;
         }
         let read = nm::within(NM_TIMEOUT, nm::pending_modifies(&self.bus));
-        let pending = match draining(&mut self.signals, &mut self.stale, read).await {
+        let pending = match draining(&mut self.signals, &mut self.noticed, read).await {
             Ok(pending) => pending,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot compare saved and applied profiles");
@@ -417,7 +519,7 @@ impl Daemon {
                 continue;
             }
             let reapply = nm::within(NM_TIMEOUT, nm::reapply(&self.bus, p));
-            match draining(&mut self.signals, &mut self.stale, reapply).await {
+            match draining(&mut self.signals, &mut self.noticed, reapply).await {
                 Ok(()) => tracing::info!(
                     profile,
                     interface,
@@ -451,12 +553,48 @@ impl Daemon {
         backing: Backing,
     ) -> Result<(), Error> {
         self.refresh_view(refresh).await?;
-        let Some(view) = self.view.as_ref().filter(|v| !v.starting) else {
+        self.settle_view(going_down, backing).await
+    }
+
+    /// An address came or went. NetworkManager's own support adds its endpoint in the same
+    /// commit as the address, and a read of NetworkManager first would cost milliseconds:
+    /// the view in hand (with the provisional devices of activations under way) is acted on
+    /// at once; then, if a signal made it stale, NetworkManager is read and the host settled
+    /// once more.
+    async fn settle_on_address(&mut self) {
+        self.settle_held_on_address().await;
+        if self.noticed.stale || self.view.is_none() {
+            self.settle_observed("address-change").await;
+        }
+    }
+
+    async fn settle_held_on_address(&mut self) {
+        if self.view.is_none() {
+            return;
+        }
+        self.absorb_activations();
+        let settled = self
+            .settle_view(None, Backing::Signals)
+            .instrument(event_span("none", "address-change"))
+            .await;
+        if let Err(e) = settled {
+            tracing::warn!(error = %e, "reconciling after an address change failed");
+        }
+    }
+
+    /// Reconcile against the view in hand.
+    async fn settle_view(
+        &mut self,
+        going_down: Option<&str>,
+        backing: Backing,
+    ) -> Result<(), Error> {
+        let Some(view) = self.view_with_provisional().filter(|v| !v.starting) else {
             tracing::debug!("NetworkManager is starting; its devices are not back yet");
             return Ok(());
         };
-        let apply = reconcile::apply(&mut self.kernel, going_down, NmSource::Held(view), backing);
-        let applied = draining(&mut self.signals, &mut self.stale, apply).await;
+        let view = view.into_owned();
+        let apply = reconcile::apply(&mut self.kernel, going_down, NmSource::Held(&view), backing);
+        let applied = draining(&mut self.signals, &mut self.noticed, apply).await;
         if reconcile::kernel_failed(&applied) {
             self.kernel.reconnect();
         }
@@ -565,7 +703,7 @@ impl Daemon {
                 self.view = None;
                 return Ok(());
             }
-            self.stale |= self.drain_signals();
+            self.drain_signals();
             self.settle(
                 event.going_down(),
                 event.action.refreshes_view(),

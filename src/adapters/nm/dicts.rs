@@ -86,7 +86,7 @@ pub(super) struct Ip6Config {
 }
 
 /// The applied connection's setting groups (`Device.GetAppliedConnection`).
-#[derive(Debug, Default, DeserializeDict, Type)]
+#[derive(Debug, Clone, Default, DeserializeDict, Type)]
 #[zvariant(signature = "a{sa{sv}}", crate = "zbus::zvariant")]
 pub(super) struct AppliedSettings {
     pub connection: Option<ConnectionSettings>,
@@ -95,7 +95,7 @@ pub(super) struct AppliedSettings {
 }
 
 /// `connection.*`.
-#[derive(Debug, Default, DeserializeDict, Type)]
+#[derive(Debug, Clone, Default, DeserializeDict, Type)]
 #[zvariant(
     signature = "a{sv}",
     rename_all = "kebab-case",
@@ -111,7 +111,7 @@ pub(super) struct ConnectionSettings {
 }
 
 /// `ipv4.*` and `ipv6.*`.
-#[derive(Debug, Default, DeserializeDict, Type)]
+#[derive(Debug, Clone, Default, DeserializeDict, Type)]
 #[zvariant(
     signature = "a{sv}",
     rename_all = "kebab-case",
@@ -127,13 +127,13 @@ pub(super) struct IpSettings {
     pub route_data: Option<Vec<RouteData>>,
 }
 
-#[derive(Debug, Default, DeserializeDict, Type)]
+#[derive(Debug, Clone, Default, DeserializeDict, Type)]
 #[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
 pub(super) struct AddressData {
     pub address: Option<String>,
 }
 
-#[derive(Debug, Default, DeserializeDict, Type)]
+#[derive(Debug, Clone, Default, DeserializeDict, Type)]
 #[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
 pub(super) struct RouteData {
     pub dest: Option<String>,

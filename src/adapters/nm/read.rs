@@ -112,35 +112,9 @@ async fn read_device(
     if !DEVICE_STATES_WITH_IP.contains(&props.state) {
         return Ok(None);
     }
-    let matched_as = DeviceMatch {
-        interface: interface_name(props.interface.as_deref().unwrap_or_default()),
-        type_description: props
-            .device_type
-            .map_or("unknown", type_description)
-            .to_owned(),
-        driver: props.driver.unwrap_or_default(),
-        driver_version: props.driver_version.unwrap_or_default(),
-        hw_address: props.hw_address.unwrap_or_default(),
-    };
-    let interface = interface_name(
-        props
-            .ip_interface
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .or(props.interface.as_deref())
-            .unwrap_or_default(),
-    );
-    let connection = settings.connection.unwrap_or_default();
-    let profile = ProfileRef {
-        id: connection.id.unwrap_or_default(),
-        uuid: connection.uuid.unwrap_or_default(),
-    };
-    let port = [&connection.master, &connection.controller]
-        .iter()
-        .any(|c| c.as_deref().is_some_and(|c| !c.is_empty()));
-
-    let mut ipv4 = family(settings.ipv4, &interface);
-    let mut ipv6 = family(settings.ipv6, &interface);
+    let mut device = device_from(&props, settings, external, false);
+    let interface = device.interface.clone();
+    let (ipv4, ipv6) = (&mut device.ipv4, &mut device.ipv6);
     // Leases and router advertisements only count where the method asks for them.
     let v4_auto = ipv4.method.takes_automatic_configuration(false);
     let v6_auto = ipv6.method.takes_automatic_configuration(true);
@@ -164,17 +138,53 @@ async fn read_device(
     if let Some(ip6) = ip6 {
         ipv6.auto_gateway = ip6.gateway.is_some_and(|g| !g.is_empty());
     }
+    Ok(Some(device))
+}
 
-    Ok(Some(NmDevice {
+/// A device as planning sees it, from its properties and applied settings, leases aside.
+pub(super) fn device_from(
+    props: &Device,
+    settings: AppliedSettings,
+    external: bool,
+    activating: bool,
+) -> NmDevice {
+    let matched_as = DeviceMatch {
+        interface: interface_name(props.interface.as_deref().unwrap_or_default()),
+        type_description: props
+            .device_type
+            .map_or("unknown", type_description)
+            .to_owned(),
+        driver: props.driver.clone().unwrap_or_default(),
+        driver_version: props.driver_version.clone().unwrap_or_default(),
+        hw_address: props.hw_address.clone().unwrap_or_default(),
+    };
+    let interface = interface_name(
+        props
+            .ip_interface
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .or(props.interface.as_deref())
+            .unwrap_or_default(),
+    );
+    let connection = settings.connection.unwrap_or_default();
+    let profile = ProfileRef {
+        id: connection.id.unwrap_or_default(),
+        uuid: connection.uuid.unwrap_or_default(),
+    };
+    let port = [&connection.master, &connection.controller]
+        .iter()
+        .any(|c| c.as_deref().is_some_and(|c| !c.is_empty()));
+    NmDevice {
+        ipv4: family(settings.ipv4, &interface),
+        ipv6: family(settings.ipv6, &interface),
         interface,
         matched_as,
         profile,
         mptcp_flags: connection.mptcp_flags.unwrap_or(0),
         external,
         port,
-        ipv4,
-        ipv6,
-    }))
+        activating,
+    }
 }
 
 /// NetworkManager's description of a device type (`NMDeviceType`), which `match-device=type:`
