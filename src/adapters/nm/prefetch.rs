@@ -198,3 +198,123 @@ impl Prefetch {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::nm::dicts::{AddressData, ConnectionSettings, IpSettings};
+    use zbus::zvariant::{ObjectPath, Value};
+
+    fn prefetch() -> Prefetch {
+        let device = Device {
+            state: 30,
+            interface: Some("e0".into()),
+            ip_interface: None,
+            device_type: Some(1),
+            driver: Some("veth".into()),
+            driver_version: None,
+            hw_address: None,
+            dhcp4_config: None,
+            dhcp6_config: None,
+            ip6_config: None,
+        };
+        let settings = AppliedSettings {
+            connection: Some(ConnectionSettings {
+                id: Some("p0".into()),
+                uuid: Some("u0".into()),
+                mptcp_flags: Some(0x20),
+                ..ConnectionSettings::default()
+            }),
+            ipv4: Some(IpSettings {
+                method: Some("manual".into()),
+                address_data: Some(vec![AddressData {
+                    address: Some("10.0.0.2".into()),
+                }]),
+                ..IpSettings::default()
+            }),
+            ipv6: None,
+        };
+        Prefetch {
+            devices: [("/org/freedesktop/NetworkManager/Devices/2".into(), device)].into(),
+            profiles: [(
+                "/org/freedesktop/NetworkManager/Settings/1".into(),
+                settings,
+            )]
+            .into(),
+        }
+    }
+
+    fn interfaces_added(active: HashMap<&str, Value<'_>>) -> zbus::Message {
+        let interfaces: HashMap<&str, HashMap<&str, Value>> = [(IFACE_ACTIVE, active)].into();
+        zbus::Message::signal("/org/freedesktop", IFACE_OBJECT_MANAGER, "InterfacesAdded")
+            .unwrap()
+            .build(&(
+                ObjectPath::try_from("/org/freedesktop/NetworkManager/ActiveConnection/3").unwrap(),
+                interfaces,
+            ))
+            .unwrap()
+    }
+
+    fn activation(vpn: bool, flags: u32, profile: &str) -> zbus::Message {
+        interfaces_added(
+            [
+                (
+                    "Connection",
+                    Value::from(ObjectPath::try_from(profile).unwrap()),
+                ),
+                (
+                    "Devices",
+                    Value::from(vec![ObjectPath::try_from(
+                        "/org/freedesktop/NetworkManager/Devices/2",
+                    )
+                    .unwrap()]),
+                ),
+                ("Vpn", Value::from(vpn)),
+                ("StateFlags", Value::from(flags)),
+            ]
+            .into(),
+        )
+    }
+
+    #[test]
+    fn an_activation_signal_becomes_a_provisional_device_of_the_saved_profile() {
+        let prefetch = prefetch();
+        let devices = prefetch
+            .activation(&activation(
+                false,
+                0,
+                "/org/freedesktop/NetworkManager/Settings/1",
+            ))
+            .unwrap();
+        assert_eq!(devices.len(), 1);
+        let device = &devices[0];
+        assert_eq!(
+            (device.interface.as_str(), device.profile.id.as_str()),
+            ("e0", "p0")
+        );
+        assert!(device.activating);
+        assert_eq!(device.mptcp_flags, 0x20);
+        assert_eq!(
+            device.ipv4.static_addresses,
+            vec!["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert_eq!(device.matched_as.type_description, "ethernet");
+
+        // A VPN, an external activation, a profile not at hand: no device; another signal: None.
+        for message in [
+            activation(true, 0, "/org/freedesktop/NetworkManager/Settings/1"),
+            activation(false, 0x80, "/org/freedesktop/NetworkManager/Settings/1"),
+            activation(false, 0, "/org/freedesktop/NetworkManager/Settings/9"),
+            interfaces_added([("Vpn", Value::from("not a boolean"))].into()),
+        ] {
+            assert_eq!(prefetch.activation(&message).map(|d| d.len()), Some(0));
+        }
+        let other =
+            zbus::Message::signal("/org/freedesktop/NetworkManager", IFACE_ROOT, "DeviceAdded")
+                .unwrap()
+                .build(&(ObjectPath::try_from("/x").unwrap(),))
+                .unwrap();
+        assert!(prefetch.activation(&other).is_none());
+        assert!(Prefetch::follows(&other));
+    }
+}
