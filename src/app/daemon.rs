@@ -69,6 +69,7 @@ pub(crate) async fn run() -> Result<(), Error> {
     };
     let listener = listen(&dir)?;
     let (hook_sender, mut hook_requests) = mpsc::channel(PENDING_REQUESTS);
+    let (modify_sender, mut modify_results) = mpsc::channel(1);
     let (published, mut requests) = match dbus_service::serve(&bus).await {
         Ok((published, requests)) => (Some(published), Some(requests)),
         Err(e) => {
@@ -93,6 +94,9 @@ pub(crate) async fn run() -> Result<(), Error> {
         plan: None,
         publish_due: None,
         left_to_user: HashSet::new(),
+        modified: Vec::new(),
+        modify_in_flight: false,
+        modify_sender,
     };
     // Read once: drift is checked on this interval from the start.
     let check_interval = config_file::load(&config_file::path())
@@ -153,9 +157,10 @@ pub(crate) async fn run() -> Result<(), Error> {
                 // A modify whose signal came while the daemon was busy is found here.
                 daemon.noticed.modify_check_due = true;
             }
-            _ = std::future::ready(()), if daemon.noticed.modify_check_due && daemon.view.is_some() => {
-                daemon.apply_modifies().await;
+            _ = std::future::ready(()), if daemon.noticed.modify_check_due && !daemon.modify_in_flight => {
+                daemon.check_modifies();
             }
+            Some(pending) = modify_results.recv() => daemon.on_modifies(pending).await,
             // Signals consumed while the daemon was busy (see `draining`) still count.
             _ = std::future::ready(()), if daemon.noticed.stale && daemon.view.is_some() => {
                 daemon.settle_observed("networkmanager").await;
@@ -211,7 +216,8 @@ async fn next_request(
 struct Noticed {
     /// A signal said the view may be out of date.
     stale: bool,
-    /// A profile was modified (or the daemon just started): see `apply_modifies`.
+    /// A profile was modified, a dispatcher event came or the daemon just started: see
+    /// `check_modifies`.
     modify_check_due: bool,
     /// Signals for `Prefetch` (activations, devices and profiles coming and going).
     to_follow: Vec<zbus::Message>,
@@ -332,7 +338,12 @@ struct Daemon {
     prefetch: Prefetch,
     /// Devices of activations not in the view yet, with when they appeared.
     provisional: Vec<(Instant, NmDevice)>,
-    /// Modifies `apply_modifies` left for the user, already logged.
+    /// Active profiles modified since they were applied, as last compared.
+    modified: Vec<ModifiedProfile>,
+    /// A comparison is under way (`check_modifies`), and where its answer goes.
+    modify_in_flight: bool,
+    modify_sender: mpsc::Sender<Result<Vec<nm::Pending>, Error>>,
+    /// Modifies `on_modifies` left for the user, already logged.
     left_to_user: HashSet<(String, String, u32)>,
 }
 
@@ -482,24 +493,41 @@ impl Daemon {
         self.settle_observed("repair").await;
     }
 
-    /// With `[profiles] apply_on_modify`: ask NetworkManager to reapply each active profile
-    /// whose saved settings differ from the applied ones only in `connection.mptcp-flags`,
-    /// with the applied connection's version (a change in between makes the reapply fail
-    /// rather than overwrite it). A modify that changed more is left to the user, as
-    /// `status` says.
-    async fn apply_modifies(&mut self) {
+    /// Compare the active profiles' saved and applied settings on a task of its own (a few
+    /// calls to NetworkManager, which must not hold up an address that needs its endpoint):
+    /// the answer comes back through `modify_results` to `on_modifies`.
+    fn check_modifies(&mut self) {
         self.noticed.modify_check_due = false;
-        if !config_file::load(&config_file::path()).is_ok_and(|c| c.apply_on_modify) {
-            return;
-        }
-        let read = nm::within(NM_TIMEOUT, nm::pending_modifies(&self.bus));
-        let pending = match draining(&mut self.signals, &mut self.noticed, read).await {
+        self.modify_in_flight = true;
+        let (bus, results) = (self.bus.clone(), self.modify_sender.clone());
+        tokio::spawn(async move {
+            let pending = nm::within(NM_TIMEOUT, nm::pending_modifies(&bus)).await;
+            let _ = results.send(pending).await;
+        });
+    }
+
+    /// Keep the modified profiles for the status, and with `[profiles] apply_on_modify` ask
+    /// NetworkManager to reapply each one whose saved settings differ from the applied ones
+    /// only in `connection.mptcp-flags`, with the applied connection's version (a change in
+    /// between makes the reapply fail rather than overwrite it). A modify that changed more is
+    /// left to the user, as `status` says.
+    async fn on_modifies(&mut self, pending: Result<Vec<nm::Pending>, Error>) {
+        self.modify_in_flight = false;
+        let pending = match pending {
             Ok(pending) => pending,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot compare saved and applied profiles");
                 return;
             }
         };
+        let modified: Vec<ModifiedProfile> = pending.iter().map(|p| p.profile.clone()).collect();
+        if modified != self.modified {
+            self.modified = modified;
+            self.publish_soon();
+        }
+        if !config_file::load(&config_file::path()).is_ok_and(|c| c.apply_on_modify) {
+            return;
+        }
         for p in pending.iter().filter(|p| p.profile.flags_modified()) {
             let m = &p.profile;
             let (applied, saved) = (
@@ -610,12 +638,17 @@ impl Daemon {
         }
         let verdict = verdict(&outcome.refused);
         self.plan = Some(outcome.plan);
+        self.publish_soon();
+        verdict
+    }
+
+    /// Publish the status once events pause (see `publish_due`).
+    fn publish_soon(&mut self) {
         let now = Instant::now();
         let latest = self
             .publish_due
             .map_or(now + PUBLISH_LATEST, |(_, latest)| latest);
         self.publish_due = Some((now + PUBLISH_QUIET, latest));
-        verdict
     }
 
     /// Publish the last reconciliation's status, with the kernel as it is now.
@@ -643,7 +676,7 @@ impl Daemon {
             let dir = run_dir();
             let ledger = read_ledger(&dir);
             let config = config_file::load(&config_file::path())?;
-            let modified = super::status::modified_profiles(&self.bus).await;
+            let modified = self.modified.clone();
             let status = super::status::report(
                 plan,
                 &kernel,
@@ -691,6 +724,8 @@ impl Daemon {
         if let Action::Ignored(_) = event.action {
             return Ok(());
         }
+        // An up, a reapply or a down changes what is applied: compare again afterwards.
+        self.noticed.modify_check_due = true;
         let span = event_span(event.interface_name(), event.action.name());
         async {
             // NetworkManager signals what it did before it calls the dispatcher, and the bus
