@@ -165,7 +165,7 @@ def daemon_memory(cycles=500):
         l.stop()
 
 
-def event_to_endpoint(mode, rounds=10):
+def event_to_endpoint(mode, rounds=20):
     """Medians in ms, on two clocks in the same rounds: from the kernel's announcement of the
     address (rtnetlink RTM_NEWADDR, bench/event_clock.py) and from `nmcli connection up`
     returning, to the endpoint in the kernel. mode is "hook" (the hook alone), "daemon" (hook
@@ -357,7 +357,7 @@ def main():
         "",
         "## 4. Event to endpoint",
         "",
-        "To the endpoint being in the kernel, on two clocks in the same rounds (medians of 10): "
+        "To the endpoint being in the kernel, on two clocks in the same rounds (medians of 20): "
         "from the kernel's announcement of the address (rtnetlink RTM_NEWADDR, "
         "`bench/event_clock.py`, which polls the endpoints over generic netlink) and from "
         "`nmcli connection up` returning (polled with `ip`, about 1 ms per poll). "

@@ -358,7 +358,12 @@ impl Daemon {
     /// Activations become provisional devices at once; then devices and profiles that came,
     /// changed or went are read for the prefetch.
     async fn follow_noticed(&mut self) {
+        let before = self.provisional.len();
         self.absorb_activations();
+        if self.provisional.len() > before {
+            // The address may have come first: act on it now, not after a read.
+            self.settle_held_on_address().await;
+        }
         for message in std::mem::take(&mut self.noticed.to_follow) {
             let bus = self.bus.clone();
             let follow = nm::within(NM_TIMEOUT, self.prefetch.follow(&bus, &message));
@@ -406,12 +411,26 @@ impl Daemon {
     /// Whether NetworkManager is on the bus; its answer is also the point by which every
     /// signal it sent before has been seen.
     async fn networkmanager_present(&mut self) -> Result<bool, Error> {
-        draining(
-            &mut self.signals,
-            &mut self.noticed,
-            nm::within(PRESENCE_TIMEOUT, nm::present(&self.bus)),
-        )
-        .await
+        let bus = self.bus.clone();
+        self.meanwhile(nm::within(PRESENCE_TIMEOUT, nm::present(&bus)))
+            .await
+    }
+
+    /// Await `work` (a call to the bus, which takes milliseconds while NetworkManager is
+    /// busy activating) while following signals and acting on each address change with the
+    /// view in hand: an activation's first address must not wait behind it.
+    async fn meanwhile<T>(&mut self, work: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                Some(message) = self.signals.next() => self.noticed.note(message),
+                Some(()) = self.addresses.changed() => {
+                    self.addresses.drain();
+                    self.settle_held_on_address().await;
+                }
+            }
+        }
     }
 
     /// Read NetworkManager again if asked or a signal made the view stale.
@@ -422,20 +441,9 @@ impl Daemon {
             // Everything status shows (external activations too): the D-Bus interface
             // publishes what `nm-mptcp status` prints.
             let bus = self.bus.clone();
-            let read = nm::within(NM_TIMEOUT, nm::read_with(&bus, Detail::Full));
-            tokio::pin!(read);
-            // A read takes milliseconds; an address NetworkManager commits meanwhile (an
-            // activation's first) is acted on with the view in hand, not after the read.
-            let read = loop {
-                tokio::select! {
-                    read = &mut read => break read,
-                    Some(message) = self.signals.next() => self.noticed.note(message),
-                    Some(()) = self.addresses.changed() => {
-                        self.addresses.drain();
-                        self.settle_held_on_address().await;
-                    }
-                }
-            };
+            let read = self
+                .meanwhile(nm::within(NM_TIMEOUT, nm::read_with(&bus, Detail::Full)))
+                .await;
             match read {
                 Ok(view) => self.view = Some(view),
                 Err(e) => {
@@ -600,6 +608,8 @@ impl Daemon {
         if self.view.is_none() {
             return;
         }
+        // The activation's signal may be queued still, behind the address.
+        self.drain_signals();
         self.absorb_activations();
         let settled = self
             .settle_view(None, Backing::Signals)
