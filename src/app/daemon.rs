@@ -147,6 +147,9 @@ pub(crate) async fn run() -> Result<(), Error> {
             }
             _ = sleep_until_due(daemon.publish_due), if daemon.publish_due.is_some() => {
                 daemon.publish_due = None;
+                // Events paused: what is applied may have changed (an up, a reapply), so the
+                // saved and applied profiles are compared again, off the events' path.
+                daemon.noticed.modify_check_due = true;
                 daemon.republish().await;
             }
             _ = std::future::ready(()), if !daemon.noticed.to_follow.is_empty() => {
@@ -216,7 +219,7 @@ async fn next_request(
 struct Noticed {
     /// A signal said the view may be out of date.
     stale: bool,
-    /// A profile was modified, a dispatcher event came or the daemon just started: see
+    /// A profile was modified, events paused or the daemon just started: see
     /// `check_modifies`.
     modify_check_due: bool,
     /// Signals for `Prefetch` (activations, devices and profiles coming and going).
@@ -734,8 +737,6 @@ impl Daemon {
         if let Action::Ignored(_) = event.action {
             return Ok(());
         }
-        // An up, a reapply or a down changes what is applied: compare again afterwards.
-        self.noticed.modify_check_due = true;
         let span = event_span(event.interface_name(), event.action.name());
         async {
             // NetworkManager signals what it did before it calls the dispatcher, and the bus
