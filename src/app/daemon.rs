@@ -48,7 +48,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const PUBLISH_QUIET: Duration = Duration::from_millis(50);
 const PUBLISH_LATEST: Duration = Duration::from_millis(500);
 /// How long a provisional device (see `Prefetch`) may stand in for a read one.
-const PROVISIONAL_FOR: Duration = Duration::from_secs(5);
+const PROVISIONAL_FOR: Duration = Duration::from_secs(1);
 
 /// Run until the bus or the kernel's address socket closes.
 pub(crate) async fn run() -> Result<(), Error> {
@@ -90,6 +90,7 @@ pub(crate) async fn run() -> Result<(), Error> {
         },
         prefetch,
         provisional: Vec::new(),
+        read_since: None,
         published,
         plan: None,
         publish_due: None,
@@ -223,7 +224,7 @@ struct Noticed {
     /// `check_modifies`.
     modify_check_due: bool,
     /// Signals for `Prefetch` (activations, devices and profiles coming and going).
-    to_follow: Vec<zbus::Message>,
+    to_follow: Vec<(Instant, zbus::Message)>,
 }
 
 impl Noticed {
@@ -232,7 +233,7 @@ impl Noticed {
         self.modify_check_due |= nm::profile_updated(&message);
         self.stale |= nm::signal_matters(&message);
         if Prefetch::follows(&message) {
-            self.to_follow.push(message);
+            self.to_follow.push((Instant::now(), message));
         }
     }
 }
@@ -339,8 +340,10 @@ struct Daemon {
     noticed: Noticed,
     /// NetworkManager's devices and saved profiles, for activations to be known at once.
     prefetch: Prefetch,
-    /// Devices of activations not in the view yet, with when they appeared.
+    /// Devices of activations not in the view yet, with when their signal came.
     provisional: Vec<(Instant, NmDevice)>,
+    /// When the last completed read of NetworkManager began.
+    read_since: Option<Instant>,
     /// Active profiles modified since they were applied, as last compared.
     modified: Vec<ModifiedProfile>,
     /// A comparison is under way (`check_modifies`), and where its answer goes.
@@ -367,7 +370,7 @@ impl Daemon {
             // The address may have come first: act on it now, not after a read.
             self.settle_held_on_address().await;
         }
-        for message in std::mem::take(&mut self.noticed.to_follow) {
+        for (_, message) in std::mem::take(&mut self.noticed.to_follow) {
             let bus = self.bus.clone();
             let follow = nm::within(NM_TIMEOUT, self.prefetch.follow(&bus, &message));
             if let Err(e) = follow.await {
@@ -379,35 +382,52 @@ impl Daemon {
     /// Turn the activations among the signals noticed into provisional devices (no call to
     /// NetworkManager: this runs between an address and its endpoint).
     fn absorb_activations(&mut self) {
-        let now = Instant::now();
         let prefetch = &self.prefetch;
         let provisional = &mut self.provisional;
+        let read_since = self.read_since;
         self.noticed
             .to_follow
-            .retain(|message| match prefetch.activation(message) {
+            .retain(|(noticed, message)| match prefetch.activation(message) {
                 Some(devices) => {
-                    provisional.extend(devices.into_iter().map(|d| (now, d)));
+                    // An activation a completed read has already seen needs no stand-in.
+                    if read_since.is_none_or(|read| *noticed > read) {
+                        provisional.extend(devices.into_iter().map(|d| (*noticed, d)));
+                    }
                     false
                 }
                 None => true,
             });
     }
 
-    /// The view to plan with: the one read, and the provisional devices it does not have yet
-    /// (for a few seconds at most: a whole read has them by then, or they never activated).
-    fn view_with_provisional(&mut self) -> Option<std::borrow::Cow<'_, NmView>> {
+    /// The view to plan with: the one read, and the provisional devices of activations
+    /// signalled since it began (for a second at most). For an address change acted on
+    /// before a read (`address_only`), `None` when there is nothing safe to plan with.
+    fn view_with_provisional(
+        &mut self,
+        address_only: bool,
+    ) -> Option<std::borrow::Cow<'_, NmView>> {
         let view = self.view.as_ref()?;
         self.provisional.retain(|(since, device)| {
             since.elapsed() < PROVISIONAL_FOR
                 && !view.devices.iter().any(|d| d.interface == device.interface)
         });
+        let provisional = self.provisional.iter().map(|(_, d)| d.clone());
+        if address_only && self.noticed.stale {
+            // A view a signal made stale may hold a device being torn down, whose last
+            // addresses would get their endpoints back: only the activations under way count
+            // until NetworkManager is read again.
+            if self.provisional.is_empty() {
+                return None;
+            }
+            let mut only_new = view.clone();
+            only_new.devices = provisional.collect();
+            return Some(std::borrow::Cow::Owned(only_new));
+        }
         if self.provisional.is_empty() {
             return Some(std::borrow::Cow::Borrowed(view));
         }
         let mut merged = view.clone();
-        merged
-            .devices
-            .extend(self.provisional.iter().map(|(_, d)| d.clone()));
+        merged.devices.extend(provisional);
         Some(std::borrow::Cow::Owned(merged))
     }
 
@@ -444,11 +464,19 @@ impl Daemon {
             // Everything status shows (external activations too): the D-Bus interface
             // publishes what `nm-mptcp status` prints.
             let bus = self.bus.clone();
+            let started = Instant::now();
             let read = self
                 .meanwhile(nm::within(NM_TIMEOUT, nm::read_with(&bus, Detail::Full)))
                 .await;
             match read {
-                Ok(view) => self.view = Some(view),
+                Ok(view) => {
+                    // The read saw every activation signalled before it began: their
+                    // provisional devices are done (one kept longer would come back once
+                    // its device left the view, while its addresses are being removed).
+                    self.provisional.retain(|(since, _)| *since > started);
+                    self.read_since = Some(started);
+                    self.view = Some(view);
+                }
                 Err(e) => {
                     self.view = None;
                     return Err(e.context("reading NetworkManager"));
@@ -592,7 +620,7 @@ impl Daemon {
         backing: Backing,
     ) -> Result<(), Error> {
         self.refresh_view(refresh).await?;
-        self.settle_view(going_down, backing).await
+        self.settle_view(going_down, backing, false).await
     }
 
     /// An address came or went. NetworkManager's own support adds its endpoint in the same
@@ -615,7 +643,7 @@ impl Daemon {
         self.drain_signals();
         self.absorb_activations();
         let settled = self
-            .settle_view(None, Backing::Signals)
+            .settle_view(None, Backing::Signals, true)
             .instrument(event_span("none", "address-change"))
             .await;
         if let Err(e) = settled {
@@ -628,9 +656,13 @@ impl Daemon {
         &mut self,
         going_down: Option<&str>,
         backing: Backing,
+        address_only: bool,
     ) -> Result<(), Error> {
-        let Some(view) = self.view_with_provisional().filter(|v| !v.starting) else {
-            tracing::debug!("NetworkManager is starting; its devices are not back yet");
+        let Some(view) = self
+            .view_with_provisional(address_only)
+            .filter(|v| !v.starting)
+        else {
+            tracing::debug!("nothing to plan with yet (NetworkManager starting, or a stale view)");
             return Ok(());
         };
         let view = view.into_owned();
