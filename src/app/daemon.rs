@@ -255,6 +255,34 @@ async fn draining<T>(
     }
 }
 
+/// The view to plan with: the one read (borrowed, as on every event), with the provisional
+/// devices of activations signalled since it began. `only_provisional` (an address change
+/// acted on while a signal made the view stale): the provisional devices alone, since a stale
+/// view may hold a device being torn down, whose last addresses would get their endpoints
+/// back; `None` when there are none.
+fn planning_view<'a>(
+    view: &'a NmView,
+    provisional: &[(Instant, NmDevice)],
+    only_provisional: bool,
+) -> Option<std::borrow::Cow<'a, NmView>> {
+    let devices = provisional.iter().map(|(_, d)| d.clone());
+    if only_provisional {
+        if provisional.is_empty() {
+            return None;
+        }
+        return Some(std::borrow::Cow::Owned(NmView {
+            devices: devices.collect(),
+            ..*view
+        }));
+    }
+    if provisional.is_empty() {
+        return Some(std::borrow::Cow::Borrowed(view));
+    }
+    let mut merged = view.clone();
+    merged.devices.extend(devices);
+    Some(std::borrow::Cow::Owned(merged))
+}
+
 /// A hook's request line, read, with the way to answer it.
 struct HookRequest {
     line: String,
@@ -399,36 +427,15 @@ impl Daemon {
             });
     }
 
-    /// The view to plan with: the one read, and the provisional devices of activations
-    /// signalled since it began (for a second at most). For an address change acted on
-    /// before a read (`address_only`), `None` when there is nothing safe to plan with.
-    fn view_with_provisional(
-        &mut self,
-        address_only: bool,
-    ) -> Option<std::borrow::Cow<'_, NmView>> {
-        let view = self.view.as_ref()?;
+    /// Forget provisional devices older than a second or that the view now has.
+    fn prune_provisional(&mut self) {
+        let Some(view) = self.view.as_ref() else {
+            return;
+        };
         self.provisional.retain(|(since, device)| {
             since.elapsed() < PROVISIONAL_FOR
                 && !view.devices.iter().any(|d| d.interface == device.interface)
         });
-        let provisional = self.provisional.iter().map(|(_, d)| d.clone());
-        if address_only && self.noticed.stale {
-            // A view a signal made stale may hold a device being torn down, whose last
-            // addresses would get their endpoints back: only the activations under way count
-            // until NetworkManager is read again.
-            if self.provisional.is_empty() {
-                return None;
-            }
-            let mut only_new = view.clone();
-            only_new.devices = provisional.collect();
-            return Some(std::borrow::Cow::Owned(only_new));
-        }
-        if self.provisional.is_empty() {
-            return Some(std::borrow::Cow::Borrowed(view));
-        }
-        let mut merged = view.clone();
-        merged.devices.extend(provisional);
-        Some(std::borrow::Cow::Owned(merged))
     }
 
     /// Whether NetworkManager is on the bus; its answer is also the point by which every
@@ -658,16 +665,20 @@ impl Daemon {
         backing: Backing,
         address_only: bool,
     ) -> Result<(), Error> {
+        self.prune_provisional();
+        let only_provisional = address_only && self.noticed.stale;
         let Some(view) = self
-            .view_with_provisional(address_only)
+            .view
+            .as_ref()
+            .and_then(|view| planning_view(view, &self.provisional, only_provisional))
             .filter(|v| !v.starting)
         else {
             tracing::debug!("nothing to plan with yet (NetworkManager starting, or a stale view)");
             return Ok(());
         };
-        let view = view.into_owned();
         let apply = reconcile::apply(&mut self.kernel, going_down, NmSource::Held(&view), backing);
         let applied = draining(&mut self.signals, &mut self.noticed, apply).await;
+        drop(view);
         if reconcile::kernel_failed(&applied) {
             self.kernel.reconnect();
         }
