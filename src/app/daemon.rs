@@ -30,10 +30,12 @@ use crate::adapters::kernel::addresses::AddressEvents;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{lock_in, read_ledger, run_dir, DAEMON_LOCK};
 use crate::adapters::nm::{self, Detail, Prefetch};
+use crate::adapters::nm_conf_files::{self, ConfPaths};
 use crate::changes::Backing;
 use crate::diff::Operation;
 use crate::error::{Error, ErrorKind};
 use crate::modified::ModifiedProfile;
+use crate::nm_conf::NmConf;
 use crate::nm_view::{NmDevice, NmView};
 use crate::planner::Plan;
 use crate::report::escaped;
@@ -83,6 +85,7 @@ pub(crate) async fn run() -> Result<(), Error> {
         addresses,
         kernel: NetlinkKernel::connect()?,
         view: None,
+        nm_conf: NmConf::default(),
         noticed: Noticed {
             stale: true,
             modify_check_due: true,
@@ -364,6 +367,8 @@ struct Daemon {
     publish_due: Option<(Instant, Instant)>,
     /// NetworkManager's view as last read; `None` until a read succeeds.
     view: Option<NmView>,
+    /// NetworkManager's configuration files, read with the view.
+    nm_conf: NmConf,
     /// What signals said.
     noticed: Noticed,
     /// NetworkManager's devices and saved profiles, for activations to be known at once.
@@ -392,18 +397,23 @@ impl Daemon {
     /// Activations become provisional devices at once; then devices and profiles that came,
     /// changed or went are read for the prefetch.
     async fn follow_noticed(&mut self) {
-        let before = self.provisional.len();
-        self.absorb_activations();
-        if self.provisional.len() > before {
-            // The address may have come first: act on it now, not after a read.
-            self.settle_held_on_address().await;
-        }
+        self.take_activations().await;
         for (_, message) in std::mem::take(&mut self.noticed.to_follow) {
             let bus = self.bus.clone();
             let follow = nm::within(NM_TIMEOUT, self.prefetch.follow(&bus, &message));
             if let Err(e) = follow.await {
                 tracing::debug!(error = %e, "cannot follow a change of NetworkManager's");
             }
+        }
+    }
+
+    /// Turn the activations noticed into provisional devices, and act at once if there were
+    /// any: their address may have come first.
+    async fn take_activations(&mut self) {
+        let before = self.provisional.len();
+        self.absorb_activations();
+        if self.provisional.len() > before {
+            self.settle_held_on_address().await;
         }
     }
 
@@ -454,7 +464,10 @@ impl Daemon {
         loop {
             tokio::select! {
                 done = &mut work => return done,
-                Some(message) = self.signals.next() => self.noticed.note(message),
+                Some(message) = self.signals.next() => {
+                    self.noticed.note(message);
+                    self.take_activations().await;
+                }
                 Some(()) = self.addresses.changed() => {
                     self.addresses.drain();
                     self.settle_held_on_address().await;
@@ -482,6 +495,7 @@ impl Daemon {
                     // its device left the view, while its addresses are being removed).
                     self.provisional.retain(|(since, _)| *since > started);
                     self.read_since = Some(started);
+                    self.nm_conf = nm_conf_files::read(&ConfPaths::of_process(view.pid));
                     self.view = Some(view);
                 }
                 Err(e) => {
@@ -497,18 +511,19 @@ impl Daemon {
     /// state: the held view when it is current, else one read for this alone (a stale view
     /// stays stale, so the reconciliation it calls for still happens).
     async fn dry_run(&mut self) -> Result<reconcile::Outcome, Error> {
-        let read_now;
-        let view = match &self.view {
-            Some(view) if !self.noticed.stale => view,
+        let (read_now, conf_now);
+        let source = match &self.view {
+            Some(view) if !self.noticed.stale => NmSource::Held(view, &self.nm_conf),
             _ => {
                 let read = nm::within(NM_TIMEOUT, nm::read_with(&self.bus, Detail::Full));
                 read_now = draining(&mut self.signals, &mut self.noticed, read)
                     .await
                     .map_err(|e| e.context("reading NetworkManager"))?;
-                &read_now
+                conf_now = nm_conf_files::read(&ConfPaths::of_process(read_now.pid));
+                NmSource::Held(&read_now, &conf_now)
             }
         };
-        let dry_run = reconcile::dry_run(&mut self.kernel, NmSource::Held(view));
+        let dry_run = reconcile::dry_run(&mut self.kernel, source);
         draining(&mut self.signals, &mut self.noticed, dry_run).await
     }
 
@@ -676,7 +691,8 @@ impl Daemon {
             tracing::debug!("nothing to plan with yet (NetworkManager starting, or a stale view)");
             return Ok(());
         };
-        let apply = reconcile::apply(&mut self.kernel, going_down, NmSource::Held(&view), backing);
+        let source = NmSource::Held(&view, &self.nm_conf);
+        let apply = reconcile::apply(&mut self.kernel, going_down, source, backing);
         let applied = draining(&mut self.signals, &mut self.noticed, apply).await;
         drop(view);
         if reconcile::kernel_failed(&applied) {

@@ -12,10 +12,21 @@ use crate::error::Error;
 use crate::limits::Limits;
 use crate::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
 
+/// The kernel's endpoints, limits and interface addresses.
+pub(crate) type KernelState = (Vec<KernelEndpoint>, Limits, Vec<KernelAddress>);
+
 pub(crate) trait Kernel {
     async fn endpoints(&mut self) -> Result<Vec<KernelEndpoint>, Error>;
     async fn limits(&mut self) -> Result<Limits, Error>;
     async fn addresses(&mut self) -> Result<Vec<KernelAddress>, Error>;
+    /// The three above, for a survey.
+    async fn state(&mut self) -> Result<KernelState, Error> {
+        Ok((
+            self.endpoints().await?,
+            self.limits().await?,
+            self.addresses().await?,
+        ))
+    }
     /// Add an endpoint as NetworkManager does: address, ifindex and flags; the kernel picks
     /// the id.
     async fn add(&mut self, endpoint: &DesiredEndpoint) -> Result<(), Refusal>;
@@ -41,6 +52,16 @@ impl Kernel for NetlinkKernel {
 
     async fn addresses(&mut self) -> Result<Vec<KernelAddress>, Error> {
         self.addresses.dump().await
+    }
+
+    /// The MPTCP and the address sockets answer at once, on the path from an address to
+    /// its endpoint.
+    async fn state(&mut self) -> Result<KernelState, Error> {
+        let mptcp = &mut self.mptcp;
+        let mptcp = async { Ok::<_, Error>((mptcp.endpoints().await?, mptcp.limits().await?)) };
+        let ((endpoints, limits), addresses) =
+            futures_util::try_join!(mptcp, self.addresses.dump())?;
+        Ok((endpoints, limits, addresses))
     }
 
     async fn add(&mut self, endpoint: &DesiredEndpoint) -> Result<(), Refusal> {

@@ -21,6 +21,7 @@ use crate::diff::{diff, Operation};
 use crate::error::{Error, ErrorKind};
 use crate::limits::Limits;
 use crate::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
+use crate::nm_conf::NmConf;
 use crate::nm_view::NmView;
 use crate::ownership::Ledger;
 use crate::planner::{plan, Plan};
@@ -66,8 +67,11 @@ pub(crate) struct Survey {
 pub(crate) enum NmSource<'a> {
     /// Connect and read it now (the hook on its own, the commands).
     Read(Detail),
-    /// The view the daemon keeps up to date.
-    Held(&'a NmView),
+    /// The view the daemon keeps up to date, with NetworkManager's configuration files as
+    /// read with it (NetworkManager itself reads them only when it starts or reloads, and
+    /// reading them costs as much as the kernel's dumps, on the path from an address to its
+    /// endpoint).
+    Held(&'a NmView, &'a NmConf),
 }
 
 /// Read NetworkManager and the kernel, and plan; changes nothing.
@@ -77,26 +81,28 @@ pub(crate) async fn survey(
     going_down: Option<&str>,
     source: NmSource<'_>,
 ) -> Result<Survey, Error> {
-    let kernel_state = async {
-        let endpoints = kernel.endpoints().await?;
-        let limits = kernel.limits().await?;
-        let addresses = kernel.addresses().await?;
-        Ok::<_, Error>((endpoints, limits, addresses))
-    };
+    let kernel_state = kernel.state();
     let view = async {
         match source {
             NmSource::Read(detail) => nm::read(NM_TIMEOUT, detail).await.map(Cow::Owned),
-            NmSource::Held(view) => Ok(Cow::Borrowed(view)),
+            NmSource::Held(view, _) => Ok(Cow::Borrowed(view)),
         }
     };
     let (view, (endpoints, limits, addresses)) = futures_util::try_join!(view, kernel_state)?;
     let ifindex_of = |name: &str| kernel.ifindex(name);
-    let nm_conf = nm_conf_files::read(&ConfPaths::of_process(view.pid));
+    let read_conf;
+    let nm_conf = match source {
+        NmSource::Held(_, conf) => conf,
+        NmSource::Read(_) => {
+            read_conf = nm_conf_files::read(&ConfPaths::of_process(view.pid));
+            &read_conf
+        }
+    };
     let facts = HostFacts {
         kernel_addresses: &addresses,
         ifindex_of: &ifindex_of,
         sysctl_enabled: kernel.mptcp_enabled(),
-        nm_conf: &nm_conf,
+        nm_conf,
         going_down,
     };
     let host = assemble(&view, &facts);
