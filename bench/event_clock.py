@@ -1,12 +1,14 @@
 """From the kernel's address announcement to the MPTCP endpoint, in microseconds.
 
-    python3 bench/event_clock.py ADDRESS [TIMEOUT_S]
+    python3 bench/event_clock.py ADDRESS [TIMEOUT_S] [--flags]
 
 Run in the network namespace under test. Subscribes to rtnetlink's address notifications,
 prints "ready", and when RTM_NEWADDR for ADDRESS (IPv4) arrives, dumps the kernel's MPTCP
 endpoints over generic netlink as fast as it can until one holds ADDRESS; prints the time
 between the two (0 when the endpoint was already there at the first dump: it came with the
 address, as NetworkManager's own support adds it). Only netlink, no process start in the loop.
+With --flags, the kernel flags of that first endpoint follow the time (signal 1, subflow 2,
+backup 4, fullmesh 8): what the endpoint was as soon as it existed.
 """
 import os
 import socket
@@ -27,7 +29,9 @@ CTRL_CMD_GETFAMILY = 3
 CTRL_ATTR_FAMILY_ID = 1
 CTRL_ATTR_FAMILY_NAME = 2
 MPTCP_PM_CMD_GET_ADDR = 3
+MPTCP_PM_ATTR_ADDR = 1
 MPTCP_PM_ADDR_ATTR_ADDR4 = 3
+MPTCP_PM_ADDR_ATTR_FLAGS = 6
 
 
 def attrs(data):
@@ -69,21 +73,28 @@ def family_id(sock):
     sys.exit("event_clock: mptcp_pm family id not found")
 
 
-def has_endpoint(sock, family, needle):
-    """Whether a dump of the kernel's endpoints shows the IPv4 address `needle`."""
+def endpoint_flags(sock, family, needle):
+    """The flags of the kernel's endpoint for the IPv4 address `needle`, from one dump; None
+    when there is none."""
     request(sock, family, NLM_F_REQUEST | NLM_F_DUMP, MPTCP_PM_CMD_GET_ADDR)
-    found = False
+    found = None
     while True:
         for kind, payload in messages(sock.recv(65536)):
             if kind == NLMSG_DONE or kind == NLMSG_ERROR:
                 return found
-            # The address attribute, inside the nested MPTCP_PM_ATTR_ADDR.
-            found |= struct.pack("=HH", 8, MPTCP_PM_ADDR_ATTR_ADDR4) + needle in payload
+            for attr_kind, nested in attrs(payload[4:]):
+                if attr_kind != MPTCP_PM_ATTR_ADDR:
+                    continue
+                fields = dict(attrs(nested))
+                if fields.get(MPTCP_PM_ADDR_ATTR_ADDR4) == needle:
+                    found = struct.unpack("=I", fields.get(MPTCP_PM_ADDR_ATTR_FLAGS,
+                                                           b"\0\0\0\0"))[0]
 
 
 def main():
-    address = socket.inet_aton(sys.argv[1])
-    timeout = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
+    args = [a for a in sys.argv[1:] if a != "--flags"]
+    address = socket.inet_aton(args[0])
+    timeout = float(args[1]) if len(args) > 1 else 10.0
     route = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
     route.bind((0, RTMGRP_IPV4_IFADDR))
     genl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
@@ -99,12 +110,13 @@ def main():
                for kind, payload in messages(data)):
             break
     deadline = seen + int(timeout * 1e9)
-    while not has_endpoint(genl, family, address):
+    while (flags := endpoint_flags(genl, family, address)) is None:
         if time.monotonic_ns() > deadline:
             sys.exit("event_clock: no endpoint within the timeout")
+    elapsed = f"{(time.monotonic_ns() - seen) / 1000:.0f}"
     if os.environ.get("EVENT_CLOCK_DEBUG"):
         print(f"address seen at {seen / 1e9:.6f}", file=sys.stderr)
-    print(f"{(time.monotonic_ns() - seen) / 1000:.0f}", flush=True)
+    print(f"{elapsed} {flags}" if "--flags" in sys.argv[1:] else elapsed, flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ mod common;
 
 use common::{add_profile, endpoint_set, Lab, Nm, HOOK};
 
-on_every_version!(the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it);
+on_every_version!(
+    the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it,
+    the_daemons_first_endpoint_is_already_networkmanagers
+);
 
 fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it(nm: Nm) {
     let lab = Lab::start_on("dmn", nm);
@@ -105,6 +108,37 @@ fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it(nm: N
     );
 
     assert!(lab.hook_failures().is_empty(), "{:?}", lab.hook_failures());
+}
+
+/// The daemon adds an activation's endpoint as the kernel announces its address, before any
+/// read of NetworkManager, from the profile the activation's signal names: that first
+/// endpoint must already be the one NetworkManager makes, down to a default from
+/// NetworkManager.conf loaded by `nmcli general reload` (which no signal announces). No hook:
+/// every endpoint is the daemon's.
+fn the_daemons_first_endpoint_is_already_networkmanagers(nm: Nm) {
+    let lab = Lab::start_on("first", nm);
+    lab.nm_sysctl(0);
+    lab.link("e0", "s0");
+    add_profile(&lab, "p0", "e0", "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled");
+    lab.start_daemon();
+    for (default, kernel_flags, shown) in [("0x22", 2, "subflow"), ("0x12", 1, "signal")] {
+        lab.sh(&format!(
+            "printf '[connection-mptcp]\\nconnection.mptcp-flags={default}\\n' \
+               > /etc/NetworkManager/conf.d/50-mptcp.conf && nmcli general reload conf"
+        ));
+        let first = lab.first_endpoint_flags("192.0.2.2", || {
+            lab.sh("nmcli connection up p0 >/dev/null");
+        });
+        assert_eq!(
+            first,
+            kernel_flags,
+            "default {default}: the first endpoint's flags\n{}",
+            lab.daemon_log()
+        );
+        lab.expect_endpoints(&[("192.0.2.2", "e0", shown)]);
+        lab.sh("nmcli connection down p0 >/dev/null");
+        lab.expect_endpoints(&[]);
+    }
 }
 
 /// Clients that connect and say nothing, a storm of connect-and-close, and a stopped daemon:

@@ -410,16 +410,23 @@ impl Daemon {
     /// Turn the activations noticed into provisional devices, and act at once if there were
     /// any: their address may have come first.
     async fn take_activations(&mut self) {
-        let before = self.provisional.len();
-        self.absorb_activations();
-        if self.provisional.len() > before {
+        if self.absorb_activations() {
             self.settle_held_on_address().await;
         }
     }
 
+    fn read_nm_conf(&mut self) {
+        let pid = self.view.as_ref().and_then(|view| view.pid);
+        self.nm_conf = nm_conf_files::read(&ConfPaths::of_process(pid));
+    }
+
     /// Turn the activations among the signals noticed into provisional devices (no call to
-    /// NetworkManager: this runs between an address and its endpoint).
-    fn absorb_activations(&mut self) {
+    /// NetworkManager: this runs between an address and its endpoint); whether there were
+    /// any. NetworkManager's configuration files are read again then: an activation uses
+    /// them as NetworkManager last loaded them, perhaps by an `nmcli general reload` that
+    /// no signal announces.
+    fn absorb_activations(&mut self) -> bool {
+        let before = self.provisional.len();
         let prefetch = &self.prefetch;
         let provisional = &mut self.provisional;
         let read_since = self.read_since;
@@ -435,6 +442,11 @@ impl Daemon {
                 }
                 None => true,
             });
+        let absorbed = self.provisional.len() > before;
+        if absorbed {
+            self.read_nm_conf();
+        }
+        absorbed
     }
 
     /// Forget provisional devices older than a second or that the view now has.
@@ -495,8 +507,8 @@ impl Daemon {
                     // its device left the view, while its addresses are being removed).
                     self.provisional.retain(|(since, _)| *since > started);
                     self.read_since = Some(started);
-                    self.nm_conf = nm_conf_files::read(&ConfPaths::of_process(view.pid));
                     self.view = Some(view);
+                    self.read_nm_conf();
                 }
                 Err(e) => {
                     self.view = None;

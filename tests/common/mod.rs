@@ -343,6 +343,37 @@ impl Lab {
         }
     }
 
+    /// The kernel flags (signal 1, subflow 2, backup 4, fullmesh 8) of the first endpoint for
+    /// the IPv4 `address` after `act` brings the address: `bench/event_clock.py` watches from
+    /// the moment the kernel announces it, dumping the endpoints back to back, so an endpoint
+    /// first added wrong and corrected later is caught.
+    pub fn first_endpoint_flags(&self, address: &str, act: impl FnOnce()) -> u32 {
+        use std::io::{BufRead, BufReader};
+        let clock = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/event_clock.py");
+        let mut watch = Command::new("ip")
+            .args(["netns", "exec", &format!("{}-c", self.name), "python3"])
+            .arg(clock)
+            .args([address, "15", "--flags"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start bench/event_clock.py");
+        let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+        let ready = lines.next().and_then(Result::ok);
+        assert_eq!(ready.as_deref(), Some("ready"), "event_clock did not start");
+        act();
+        let result = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(
+            watch.wait().expect("event_clock").success(),
+            "no endpoint for {address}:\n{}",
+            self.logs()
+        );
+        result
+            .split_whitespace()
+            .nth(1)
+            .and_then(|flags| flags.parse().ok())
+            .unwrap_or_else(|| panic!("event_clock printed {result:?}"))
+    }
+
     /// Wait until the endpoint table has not changed for `quiet`.
     pub fn settled_endpoints(&self, quiet: Duration) -> BTreeSet<Endpoint> {
         let mut last = self.endpoints();
