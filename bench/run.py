@@ -4,6 +4,12 @@
 Runs against a real NetworkManager in the test lab (tests/lab/lab.sh), prints a table and
 writes it to docs/benchmarks.md with the machine, the versions and the date. Figures that
 depend on a noisy machine are given as ratios measured in the same run.
+
+    python3 bench/run.py          everything, docs/benchmarks.md rewritten
+    python3 bench/run.py events   the event-to-endpoint clocks alone, printed
+
+BENCH_RUNS (hyperfine runs, 200), BENCH_EVENT_ROUNDS (rounds per implementation, 60),
+BENCH_SAMPLES=1 (print each implementation's event samples, sorted).
 """
 import json
 import os
@@ -165,7 +171,7 @@ def daemon_memory(cycles=500):
         l.stop()
 
 
-EVENT_ROUNDS = int(os.environ.get("BENCH_EVENT_ROUNDS", "30"))
+EVENT_ROUNDS = int(os.environ.get("BENCH_EVENT_ROUNDS", "60"))
 EVENT_MODES = ("hook", "daemon", "native")
 
 
@@ -209,6 +215,9 @@ def event_to_endpoint(rounds=EVENT_ROUNDS):
                 up_us, address_us = out.split()[-2:]
                 samples[mode][0].append(int(address_us) / 1000.0)
                 samples[mode][1].append(int(up_us) / 1000.0)
+        if os.environ.get("BENCH_SAMPLES"):
+            for mode, (a, _) in samples.items():
+                print(mode, " ".join(f"{x:.2f}" for x in sorted(a)), file=sys.stderr)
         return {mode: {"address": statistics.median(a),
                        "address_p90": statistics.quantiles(a, n=10)[8],
                        "up": statistics.median(u)}
