@@ -1,6 +1,6 @@
 """From the kernel's address announcement to the MPTCP endpoint, in microseconds.
 
-    python3 bench/event_clock.py ADDRESS [TIMEOUT_S] [--flags]
+    python3 bench/event_clock.py ADDRESS [TIMEOUT_S] [--flags] [--when]
 
 Run in the network namespace under test. Subscribes to rtnetlink's address notifications,
 prints "ready", and when RTM_NEWADDR for ADDRESS (IPv4) arrives, dumps the kernel's MPTCP
@@ -8,7 +8,9 @@ endpoints over generic netlink as fast as it can until one holds ADDRESS; prints
 between the two (0 when the endpoint was already there at the first dump: it came with the
 address, as NetworkManager's own support adds it). Only netlink, no process start in the loop.
 With --flags, the kernel flags of that first endpoint follow the time (signal 1, subflow 2,
-backup 4, fullmesh 8): what the endpoint was as soon as it existed.
+backup 4, fullmesh 8): what the endpoint was as soon as it existed. With --when, the wall
+clock time (seconds since the epoch) at which the endpoint was seen follows, for a clock
+started elsewhere (by a shell's $EPOCHREALTIME).
 """
 import os
 import socket
@@ -92,7 +94,8 @@ def endpoint_flags(sock, family, needle):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--flags"]
+    options = {a for a in sys.argv[1:] if a.startswith("--")}
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     address = socket.inet_aton(args[0])
     timeout = float(args[1]) if len(args) > 1 else 10.0
     route = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
@@ -113,10 +116,14 @@ def main():
     while (flags := endpoint_flags(genl, family, address)) is None:
         if time.monotonic_ns() > deadline:
             sys.exit("event_clock: no endpoint within the timeout")
-    elapsed = f"{(time.monotonic_ns() - seen) / 1000:.0f}"
+    words = [f"{(time.monotonic_ns() - seen) / 1000:.0f}"]
+    if "--flags" in options:
+        words.append(str(flags))
+    if "--when" in options:
+        words.append(f"{time.time():.6f}")
     if os.environ.get("EVENT_CLOCK_DEBUG"):
         print(f"address seen at {seen / 1e9:.6f}", file=sys.stderr)
-    print(f"{elapsed} {flags}" if "--flags" in sys.argv[1:] else elapsed, flush=True)
+    print(" ".join(words), flush=True)
 
 
 if __name__ == "__main__":
