@@ -245,7 +245,13 @@ fn reconcile_equals_networkmanager_native_endpoints(nm: Nm) {
         eprintln!("case {case}: {} endpoint(s) equal", ours.len());
         cases_with_endpoints += u64::from(!ours.is_empty());
 
-        lab.sh("for c in $(nmcli -g NAME connection show); do nmcli connection delete \"$c\" >/dev/null; done; ip mptcp endpoint flush; rm -f /run/nm-mptcp/ledger.json");
+        // nm-mptcp's state reset for the next case only once the links have no address
+        // left: until then the daemon rightly puts back a flushed endpoint of a device it
+        // still sees active, which would outlive the ledger removed under it.
+        lab.sh("for c in $(nmcli -g NAME connection show); do nmcli connection delete \"$c\" >/dev/null; done; \
+                for i in $(seq 100); do ip -o addr show scope global | grep -qE '^[0-9]+: e[0-9]' || break; sleep 0.1; done");
+        lab.settled_endpoints(Duration::from_millis(300));
+        lab.sh("ip mptcp endpoint flush; rm -f /run/nm-mptcp/ledger.json");
     }
     // Equal because both made nothing proves little: most cases must have endpoints.
     assert!(
