@@ -103,10 +103,15 @@ def main():
     genl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
     genl.bind((0, 0))
     family = family_id(genl)
-    route.settimeout(timeout)
     print("ready", flush=True)
+    give_up = time.monotonic() + timeout
     while True:
-        data = route.recv(65536)
+        # Other address changes may come first: the timeout is for the whole wait.
+        route.settimeout(max(give_up - time.monotonic(), 0.001))
+        try:
+            data = route.recv(65536)
+        except TimeoutError:
+            sys.exit("event_clock: no such address within the timeout")
         seen = time.monotonic_ns()
         if any(kind == RTM_NEWADDR and any(a == IFA_LOCAL and v == address
                                            for a, v in attrs(payload[8:]))

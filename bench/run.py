@@ -75,10 +75,12 @@ class Lab:
             )
 
     def start_daemon(self):
-        """`nm-mptcp daemon` in the lab, as the boot unit runs it; returns its pid."""
-        pid = int(self.run(f"setsid {BIN} daemon >/dev/null 2>&1 </dev/null & echo $!"))
+        """`nm-mptcp daemon` in the lab, as the boot unit runs it, once it has read
+        NetworkManager and serves; returns its pid."""
+        pid = int(self.run(f"setsid {BIN} daemon >/run/bench-daemon.log 2>&1 </dev/null & "
+                           "echo $!"))
         deadline = time.monotonic() + 10
-        while "control.sock" not in self.run("ls /run/nm-mptcp"):
+        while "daemon ready" not in self.run("cat /run/bench-daemon.log"):
             if time.monotonic() > deadline:
                 sys.exit("the daemon did not start")
             time.sleep(0.05)
@@ -207,8 +209,9 @@ def event_to_endpoint(rounds=EVENT_ROUNDS):
                 out = l.run(
                     f"python3 {ROOT}/bench/event_clock.py 10.0.0.2 10 --when "
                     ">/tmp/event-clock.out & "
-                    "until grep -q ready /tmp/event-clock.out; do sleep 0.01; done; "
-                    "nmcli connection up p0 >/dev/null; up=$EPOCHREALTIME; wait; "
+                    "for i in $(seq 500); do grep -q ready /tmp/event-clock.out && break; "
+                    "sleep 0.01; done; grep -q ready /tmp/event-clock.out; "
+                    "nmcli connection up p0 >/dev/null; up=$EPOCHREALTIME; wait $!; "
                     "echo $up $(tail -1 /tmp/event-clock.out); "
                     "nmcli connection down p0 >/dev/null; "
                     "until ! ip mptcp endpoint show | grep -q 10.0.0.2; do sleep 0.01; done")
@@ -220,7 +223,7 @@ def event_to_endpoint(rounds=EVENT_ROUNDS):
             for mode, (a, _) in samples.items():
                 print(mode, " ".join(f"{x:.2f}" for x in sorted(a)), file=sys.stderr)
         return {mode: {"address": statistics.median(a),
-                       "address_p90": statistics.quantiles(a, n=10)[8],
+                       "address_p90": statistics.quantiles(a, n=10, method="inclusive")[8],
                        "up": statistics.median(u)}
                 for mode, (a, u) in samples.items()}
     finally:
@@ -311,6 +314,8 @@ def main():
     if missing:
         sh("apt-get", "install", "-y", "-qq", *missing)
     sh("cargo", "build", "--release", "--locked", "--quiet")
+    if sys.argv[1:] not in ([], ["events"]):
+        sys.exit("usage: bench/run.py [events]")
     if sys.argv[1:] == ["events"]:
         # Section 4 alone, printed, docs/benchmarks.md left as it is.
         for mode, figures in event_to_endpoint().items():

@@ -114,7 +114,9 @@ fn the_daemon_takes_events_follows_networkmanager_and_the_hook_survives_it(nm: N
 /// read of NetworkManager, from the profile the activation's signal names: that first
 /// endpoint must already be the one NetworkManager makes, down to a default from
 /// NetworkManager.conf loaded by `nmcli general reload` (which no signal announces). No hook:
-/// every endpoint is the daemon's.
+/// every endpoint is the daemon's. (On 1.42 the activation's address comes before any read
+/// of NetworkManager that would load the files anyway: without the re-read on activation,
+/// the first endpoint there has the old default.)
 fn the_daemons_first_endpoint_is_already_networkmanagers(nm: Nm) {
     let lab = Lab::start_on("first", nm);
     lab.nm_sysctl(0);

@@ -249,7 +249,7 @@ fn reconcile_equals_networkmanager_native_endpoints(nm: Nm) {
         // left: until then the daemon rightly puts back a flushed endpoint of a device it
         // still sees active, which would outlive the ledger removed under it.
         lab.sh("for c in $(nmcli -g NAME connection show); do nmcli connection delete \"$c\" >/dev/null; done; \
-                for i in $(seq 100); do ip -o addr show scope global | grep -qE '^[0-9]+: e[0-9]' || break; sleep 0.1; done");
+                for i in $(seq 100); do ip -o addr show scope global | grep -qE '^[0-9]+: e[0-9]' || exit 0; sleep 0.1; done; exit 1");
         lab.settled_endpoints(Duration::from_millis(300));
         lab.sh("ip mptcp endpoint flush; rm -f /run/nm-mptcp/ledger.json");
     }

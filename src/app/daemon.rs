@@ -86,6 +86,7 @@ pub(crate) async fn run() -> Result<(), Error> {
         kernel: NetlinkKernel::connect()?,
         view: None,
         nm_conf: NmConf::default(),
+        nm_conf_paths: ConfPaths::default(),
         noticed: Noticed {
             stale: true,
             modify_check_due: true,
@@ -367,8 +368,10 @@ struct Daemon {
     publish_due: Option<(Instant, Instant)>,
     /// NetworkManager's view as last read; `None` until a read succeeds.
     view: Option<NmView>,
-    /// NetworkManager's configuration files, read with the view.
+    /// NetworkManager's configuration files, read with the view and on each activation.
     nm_conf: NmConf,
+    /// Where NetworkManager reads them, as of the last read of it.
+    nm_conf_paths: ConfPaths,
     /// What signals said.
     noticed: Noticed,
     /// NetworkManager's devices and saved profiles, for activations to be known at once.
@@ -408,16 +411,19 @@ impl Daemon {
     }
 
     /// Turn the activations noticed into provisional devices, and act at once if there were
-    /// any: their address may have come first.
+    /// any: their address may have come first. Acting drains signals, which may bring
+    /// another.
     async fn take_activations(&mut self) {
-        if self.absorb_activations() {
+        while self.absorb_activations() {
             self.settle_held_on_address().await;
         }
     }
 
+    /// Read NetworkManager's configuration files again, where the running NetworkManager
+    /// reads them (its command line, as of the last read of it: in the moment after a
+    /// restart the process of the view is gone).
     fn read_nm_conf(&mut self) {
-        let pid = self.view.as_ref().and_then(|view| view.pid);
-        self.nm_conf = nm_conf_files::read(&ConfPaths::of_process(pid));
+        self.nm_conf = nm_conf_files::read(&self.nm_conf_paths);
     }
 
     /// Turn the activations among the signals noticed into provisional devices (no call to
@@ -469,22 +475,22 @@ impl Daemon {
     }
 
     /// Await `work` (a call to the bus, which takes milliseconds while NetworkManager is
-    /// busy activating) while following signals and acting on each address change with the
-    /// view in hand: an activation's first address must not wait behind it.
+    /// busy activating) while following signals, turning activations into provisional
+    /// devices and acting on each address change with the view in hand: an activation's
+    /// first address must not wait behind it.
     async fn meanwhile<T>(&mut self, work: impl std::future::Future<Output = T>) -> T {
         tokio::pin!(work);
         loop {
             tokio::select! {
                 done = &mut work => return done,
-                Some(message) = self.signals.next() => {
-                    self.noticed.note(message);
-                    self.take_activations().await;
-                }
+                Some(message) = self.signals.next() => self.noticed.note(message),
                 Some(()) = self.addresses.changed() => {
                     self.addresses.drain();
                     self.settle_held_on_address().await;
                 }
             }
+            // Noticed just now, or by the reconciliation above while it drained signals.
+            self.take_activations().await;
         }
     }
 
@@ -507,6 +513,7 @@ impl Daemon {
                     // its device left the view, while its addresses are being removed).
                     self.provisional.retain(|(since, _)| *since > started);
                     self.read_since = Some(started);
+                    self.nm_conf_paths = ConfPaths::of_process(view.pid);
                     self.view = Some(view);
                     self.read_nm_conf();
                 }

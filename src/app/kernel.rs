@@ -12,8 +12,12 @@ use crate::error::Error;
 use crate::limits::Limits;
 use crate::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
 
-/// The kernel's endpoints, limits and interface addresses.
-pub(crate) type KernelState = (Vec<KernelEndpoint>, Limits, Vec<KernelAddress>);
+/// What a survey reads of the kernel.
+pub(crate) struct KernelState {
+    pub endpoints: Vec<KernelEndpoint>,
+    pub limits: Limits,
+    pub addresses: Vec<KernelAddress>,
+}
 
 pub(crate) trait Kernel {
     async fn endpoints(&mut self) -> Result<Vec<KernelEndpoint>, Error>;
@@ -21,11 +25,11 @@ pub(crate) trait Kernel {
     async fn addresses(&mut self) -> Result<Vec<KernelAddress>, Error>;
     /// The three above, for a survey.
     async fn state(&mut self) -> Result<KernelState, Error> {
-        Ok((
-            self.endpoints().await?,
-            self.limits().await?,
-            self.addresses().await?,
-        ))
+        Ok(KernelState {
+            endpoints: self.endpoints().await?,
+            limits: self.limits().await?,
+            addresses: self.addresses().await?,
+        })
     }
     /// Add an endpoint as NetworkManager does: address, ifindex and flags; the kernel picks
     /// the id.
@@ -61,7 +65,11 @@ impl Kernel for NetlinkKernel {
         let mptcp = async { Ok::<_, Error>((mptcp.endpoints().await?, mptcp.limits().await?)) };
         let ((endpoints, limits), addresses) =
             futures_util::try_join!(mptcp, self.addresses.dump())?;
-        Ok((endpoints, limits, addresses))
+        Ok(KernelState {
+            endpoints,
+            limits,
+            addresses,
+        })
     }
 
     async fn add(&mut self, endpoint: &DesiredEndpoint) -> Result<(), Refusal> {

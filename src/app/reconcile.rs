@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
-use super::kernel::Kernel;
+use super::kernel::{Kernel, KernelState};
 use crate::adapters::config_file;
 use crate::adapters::kernel::mptcp::Refusal;
 use crate::adapters::ledger_store::{read_ledger, run_dir, LedgerStore};
@@ -67,10 +67,10 @@ pub(crate) struct Survey {
 pub(crate) enum NmSource<'a> {
     /// Connect and read it now (the hook on its own, the commands).
     Read(Detail),
-    /// The view the daemon keeps up to date, with NetworkManager's configuration files as
-    /// read with it (NetworkManager itself reads them only when it starts or reloads, and
-    /// reading them costs as much as the kernel's dumps, on the path from an address to its
-    /// endpoint).
+    /// A view in hand (the daemon's, kept up to date, or one it has just read), with
+    /// NetworkManager's configuration files as read with it (NetworkManager itself reads
+    /// them only when it starts or reloads, and reading them costs as much as the kernel's
+    /// dumps, on the path from an address to its endpoint).
     Held(&'a NmView, &'a NmConf),
 }
 
@@ -88,7 +88,12 @@ pub(crate) async fn survey(
             NmSource::Held(view, _) => Ok(Cow::Borrowed(view)),
         }
     };
-    let (view, (endpoints, limits, addresses)) = futures_util::try_join!(view, kernel_state)?;
+    let (view, state) = futures_util::try_join!(view, kernel_state)?;
+    let KernelState {
+        endpoints,
+        limits,
+        addresses,
+    } = state;
     let ifindex_of = |name: &str| kernel.ifindex(name);
     let read_conf;
     let nm_conf = match source {

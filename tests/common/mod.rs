@@ -350,20 +350,22 @@ impl Lab {
     pub fn first_endpoint_flags(&self, address: &str, act: impl FnOnce()) -> u32 {
         use std::io::{BufRead, BufReader};
         let clock = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/event_clock.py");
-        let mut watch = Command::new("ip")
-            .args(["netns", "exec", &format!("{}-c", self.name), "python3"])
-            .arg(clock)
-            .args([address, "15", "--flags"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("start bench/event_clock.py");
-        let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+        let mut watch = Reaped(
+            Command::new("ip")
+                .args(["netns", "exec", &format!("{}-c", self.name), "python3"])
+                .arg(clock)
+                .args([address, "15", "--flags"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("start bench/event_clock.py"),
+        );
+        let mut lines = BufReader::new(watch.0.stdout.take().unwrap()).lines();
         let ready = lines.next().and_then(Result::ok);
         assert_eq!(ready.as_deref(), Some("ready"), "event_clock did not start");
         act();
         let result = lines.next().and_then(Result::ok).unwrap_or_default();
         assert!(
-            watch.wait().expect("event_clock").success(),
+            watch.0.wait().expect("event_clock").success(),
             "no endpoint for {address}:\n{}",
             self.logs()
         );
@@ -388,6 +390,16 @@ impl Lab {
             }
         }
         last
+    }
+}
+
+/// A child process killed and reaped when dropped, also when a test fails first.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
