@@ -395,7 +395,8 @@ def main():
         "",
         f"To the endpoint being in the kernel, on two clocks in the same rounds ({EVENT_ROUNDS} "
         "per implementation): from the kernel's announcement of the address (rtnetlink "
-        "RTM_NEWADDR, `bench/event_clock.py`, which polls the endpoints over generic netlink) "
+        "RTM_NEWADDR, `bench/event_clock.py`, which dumps the endpoints over generic netlink "
+        "every 0.1 ms: back to back, it took a core from the daemon it measured) "
         "and from `nmcli connection up` returning (0 when the endpoint was already there; the "
         "same watcher, its wall clock against the shell's `$EPOCHREALTIME`). The "
         "implementations take turns round by round in one lab, so the machine's load falls on "

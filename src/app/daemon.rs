@@ -127,6 +127,16 @@ pub(crate) async fn run() -> Result<(), Error> {
     let closed = || Error::nm("the system bus connection closed");
     loop {
         tokio::select! {
+            // An address change first: its endpoint is what NetworkManager's own support adds
+            // in the same commit, while signals come in dozens around it.
+            biased;
+            changed = daemon.addresses.changed() => {
+                if changed.is_none() {
+                    return Err(Error::kernel("the address event socket closed"));
+                }
+                daemon.addresses.drain();
+                daemon.settle_on_address().await;
+            }
             message = daemon.signals.next() => {
                 let message = message.ok_or_else(closed)?;
                 daemon.noticed.note(message);
@@ -142,13 +152,6 @@ pub(crate) async fn run() -> Result<(), Error> {
                 }
                 daemon.noticed.stale = true;
                 daemon.settle_observed("networkmanager-restart").await;
-            }
-            changed = daemon.addresses.changed() => {
-                if changed.is_none() {
-                    return Err(Error::kernel("the address event socket closed"));
-                }
-                daemon.addresses.drain();
-                daemon.settle_on_address().await;
             }
             _ = sleep_until_due(daemon.publish_due), if daemon.publish_due.is_some() => {
                 daemon.publish_due = None;
@@ -482,12 +485,13 @@ impl Daemon {
         tokio::pin!(work);
         loop {
             tokio::select! {
-                done = &mut work => return done,
-                Some(message) = self.signals.next() => self.noticed.note(message),
+                biased;
                 Some(()) = self.addresses.changed() => {
                     self.addresses.drain();
                     self.settle_held_on_address().await;
                 }
+                done = &mut work => return done,
+                Some(message) = self.signals.next() => self.noticed.note(message),
             }
             // Noticed just now, or by the reconciliation above while it drained signals.
             self.take_activations().await;
