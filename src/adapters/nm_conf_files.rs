@@ -102,6 +102,11 @@ fn files(paths: &ConfPaths) -> Vec<PathBuf> {
 /// NetworkManager's own files are small; anything bigger is not one.
 const MAX_CONF_SIZE: u64 = 1024 * 1024;
 
+/// The configuration of the running NetworkManager (process `pid`), read now.
+pub(crate) fn read_of_process(pid: Option<u32>) -> NmConf {
+    read(&ConfPaths::of_process(pid))
+}
+
 /// The `[connection*]` sections of NetworkManager's configuration files.
 pub(crate) fn read(paths: &ConfPaths) -> NmConf {
     let texts: Vec<String> = files(paths)

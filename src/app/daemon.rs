@@ -542,7 +542,7 @@ impl Daemon {
                 read_now = draining(&mut self.signals, &mut self.noticed, read)
                     .await
                     .map_err(|e| e.context("reading NetworkManager"))?;
-                conf_now = nm_conf_files::read(&ConfPaths::of_process(read_now.pid));
+                conf_now = nm_conf_files::read_of_process(read_now.pid);
                 NmSource::Held(&read_now, &conf_now)
             }
         };

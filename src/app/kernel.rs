@@ -22,15 +22,8 @@ pub(crate) struct KernelState {
 pub(crate) trait Kernel {
     async fn endpoints(&mut self) -> Result<Vec<KernelEndpoint>, Error>;
     async fn limits(&mut self) -> Result<Limits, Error>;
-    async fn addresses(&mut self) -> Result<Vec<KernelAddress>, Error>;
-    /// The three above, for a survey.
-    async fn state(&mut self) -> Result<KernelState, Error> {
-        Ok(KernelState {
-            endpoints: self.endpoints().await?,
-            limits: self.limits().await?,
-            addresses: self.addresses().await?,
-        })
-    }
+    /// Endpoints, limits and interface addresses, for a survey.
+    async fn state(&mut self) -> Result<KernelState, Error>;
     /// Add an endpoint as NetworkManager does: address, ifindex and flags; the kernel picks
     /// the id.
     async fn add(&mut self, endpoint: &DesiredEndpoint) -> Result<(), Refusal>;
@@ -52,10 +45,6 @@ impl Kernel for NetlinkKernel {
 
     async fn limits(&mut self) -> Result<Limits, Error> {
         self.mptcp.limits().await
-    }
-
-    async fn addresses(&mut self) -> Result<Vec<KernelAddress>, Error> {
-        self.addresses.dump().await
     }
 
     /// The MPTCP and the address sockets answer at once, on the path from an address to
@@ -148,8 +137,12 @@ pub(crate) mod model {
             Ok(self.limits)
         }
 
-        async fn addresses(&mut self) -> Result<Vec<KernelAddress>, Error> {
-            Ok(self.addresses.clone())
+        async fn state(&mut self) -> Result<KernelState, Error> {
+            Ok(KernelState {
+                endpoints: self.endpoints.clone(),
+                limits: self.limits,
+                addresses: self.addresses.clone(),
+            })
         }
 
         async fn add(&mut self, endpoint: &DesiredEndpoint) -> Result<(), Refusal> {

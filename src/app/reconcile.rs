@@ -15,7 +15,7 @@ use crate::adapters::config_file;
 use crate::adapters::kernel::mptcp::Refusal;
 use crate::adapters::ledger_store::{read_ledger, run_dir, LedgerStore};
 use crate::adapters::nm::{self, Detail};
-use crate::adapters::nm_conf_files::{self, ConfPaths};
+use crate::adapters::nm_conf_files;
 use crate::changes::{changes, Backing, Changes, Current};
 use crate::diff::{diff, Operation};
 use crate::error::{Error, ErrorKind};
@@ -99,7 +99,7 @@ pub(crate) async fn survey(
     let nm_conf = match source {
         NmSource::Held(_, conf) => conf,
         NmSource::Read(_) => {
-            read_conf = nm_conf_files::read(&ConfPaths::of_process(view.pid));
+            read_conf = nm_conf_files::read_of_process(view.pid);
             &read_conf
         }
     };
@@ -371,11 +371,12 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
+            let state = kernel.state().await.unwrap();
             let survey = Survey {
                 plan: plan.clone(),
-                kernel: kernel.endpoints().await.unwrap(),
-                limits: kernel.limits().await.unwrap(),
-                addresses: kernel.addresses().await.unwrap(),
+                kernel: state.endpoints,
+                limits: state.limits,
+                addresses: state.addresses,
                 nm_starting: false,
             };
             let changes = changes_for(&survey, ledger, &Config::default(), kernel, Backing::Event);
