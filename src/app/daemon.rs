@@ -405,9 +405,8 @@ impl Daemon {
     async fn follow_noticed(&mut self) {
         self.take_activations().await;
         for (_, message) in std::mem::take(&mut self.noticed.to_follow) {
-            let bus = self.bus.clone();
-            let follow = nm::within(NM_TIMEOUT, self.prefetch.follow(&bus, &message));
-            if let Err(e) = follow.await {
+            let follow = nm::within(NM_TIMEOUT, self.prefetch.follow(&self.bus, &message));
+            if let Err(e) = draining(&mut self.signals, &mut self.noticed, follow).await {
                 tracing::debug!(error = %e, "cannot follow a change of NetworkManager's");
             }
         }

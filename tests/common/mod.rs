@@ -345,8 +345,9 @@ impl Lab {
 
     /// The kernel flags (signal 1, subflow 2, backup 4, fullmesh 8) of the first endpoint for
     /// the IPv4 `address` after `act` brings the address: `bench/event_clock.py` watches from
-    /// the moment the kernel announces it, dumping the endpoints back to back, so an endpoint
-    /// first added wrong and corrected later is caught.
+    /// the moment the kernel announces it, dumping the endpoints every 0.1 ms, so an endpoint
+    /// first added wrong and corrected later (after a read of NetworkManager, milliseconds)
+    /// is caught.
     pub fn first_endpoint_flags(&self, address: &str, act: impl FnOnce()) -> u32 {
         use std::io::{BufRead, BufReader};
         let clock = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/event_clock.py");
