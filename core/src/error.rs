@@ -77,7 +77,7 @@ impl ErrorKind {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,

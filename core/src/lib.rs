@@ -5,6 +5,7 @@
 
 pub mod changes;
 pub mod config;
+pub mod daemon;
 pub mod diff;
 pub mod error;
 pub mod flags;

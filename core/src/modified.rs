@@ -24,6 +24,18 @@ pub struct ModifiedProfile {
     pub changed: BTreeSet<String>,
 }
 
+/// A modified profile on one device, with what a reapply needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingModify {
+    pub profile: ModifiedProfile,
+    /// The saved profile's object path (`Settings.Connection.Updated` names it).
+    pub saved_path: String,
+    /// The device's object path.
+    pub device: String,
+    /// The applied connection's version: a reapply with it fails if anything changed since.
+    pub version_id: u64,
+}
+
 impl ModifiedProfile {
     /// The MPTCP flags were modified (and maybe other settings too).
     pub fn flags_modified(&self) -> bool {

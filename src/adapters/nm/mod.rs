@@ -10,10 +10,10 @@ mod read;
 mod signals;
 
 pub(crate) use bus::{present, system_bus, within};
-pub(crate) use modified::{pending as pending_modifies, reapply, Pending};
-pub(crate) use prefetch::Prefetch;
+pub(crate) use modified::{pending as pending_modifies, reapply};
+pub(crate) use prefetch::{Fetched, Prefetch};
 pub(crate) use read::{read, read_with, Detail};
-pub(crate) use signals::{profile_updated, signal_matters, signals};
+pub(crate) use signals::{parse as parse_signal, signals};
 
 const BUS_NAME: &str = "org.freedesktop.NetworkManager";
 const ROOT_PATH: &str = "/org/freedesktop/NetworkManager";
@@ -25,3 +25,14 @@ const IFACE_DHCP6: &str = "org.freedesktop.NetworkManager.DHCP6Config";
 const IFACE_IP6: &str = "org.freedesktop.NetworkManager.IP6Config";
 const IFACE_PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 const IFACE_SETTINGS_CONNECTION: &str = "org.freedesktop.NetworkManager.Settings.Connection";
+const IFACE_SETTINGS: &str = "org.freedesktop.NetworkManager.Settings";
+const IFACE_OBJECT_MANAGER: &str = "org.freedesktop.DBus.ObjectManager";
+const SETTINGS_PATH: &str = "/org/freedesktop/NetworkManager/Settings";
+
+/// `NM_ACTIVATION_STATE_FLAG_EXTERNAL`: NetworkManager only watches the device.
+const ACTIVATION_FLAG_EXTERNAL: u32 = 0x80;
+
+/// Whether an active connection's `StateFlags` make it external.
+fn is_external(state_flags: Option<u32>) -> bool {
+    state_flags.unwrap_or(0) & ACTIVATION_FLAG_EXTERNAL != 0
+}

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use zbus::zvariant::{OwnedObjectPath, OwnedValue};
+use zbus::zvariant::OwnedValue;
 use zbus::Connection;
 
 use super::bus::{call, get_all};
@@ -14,7 +14,7 @@ use super::dicts::{interface_name, ActiveConnection, Device, Manager};
 use super::{IFACE_ACTIVE, IFACE_DEVICE, IFACE_ROOT, IFACE_SETTINGS_CONNECTION, ROOT_PATH};
 use crate::error::Error;
 use crate::model::ProfileRef;
-use crate::modified::ModifiedProfile;
+use crate::modified::{ModifiedProfile, PendingModify};
 
 /// A connection's settings, group by group (`a{sa{sv}}`).
 type Settings = HashMap<String, HashMap<String, OwnedValue>>;
@@ -24,17 +24,8 @@ type Settings = HashMap<String, HashMap<String, OwnedValue>>;
 const NOT_A_CHANGE: [(&str, &str); 1] = [("connection", "timestamp")];
 const MPTCP_FLAGS: (&str, &str) = ("connection", "mptcp-flags");
 
-/// A modified profile on one device, with what a reapply needs.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    pub profile: ModifiedProfile,
-    pub device: OwnedObjectPath,
-    /// The applied connection's version: a reapply with it fails if anything changed since.
-    pub version_id: u64,
-}
-
 /// Every active profile whose saved settings differ from those applied on its device.
-pub(crate) async fn pending(bus: &Connection) -> Result<Vec<Pending>, Error> {
+pub(crate) async fn pending(bus: &Connection) -> Result<Vec<PendingModify>, Error> {
     let root = get_all::<Manager>(bus, ROOT_PATH, IFACE_ROOT)
         .await?
         .ok_or_else(|| Error::nm("NetworkManager has no root object"))?;
@@ -77,7 +68,7 @@ pub(crate) async fn pending(bus: &Connection) -> Result<Vec<Pending>, Error> {
                 .and_then(|d| d.interface)
                 .map(|i| interface_name(&i))
                 .unwrap_or_default();
-            found.push(Pending {
+            found.push(PendingModify {
                 profile: ModifiedProfile {
                     profile: ProfileRef {
                         id: string(&saved, "connection", "id"),
@@ -88,7 +79,8 @@ pub(crate) async fn pending(bus: &Connection) -> Result<Vec<Pending>, Error> {
                     saved_flags: flags(&saved),
                     changed: changes,
                 },
-                device,
+                saved_path: settings_path.to_string(),
+                device: device.to_string(),
                 version_id,
             });
         }
@@ -98,11 +90,11 @@ pub(crate) async fn pending(bus: &Connection) -> Result<Vec<Pending>, Error> {
 
 /// Ask NetworkManager to apply the saved profile on `device`, unless its applied connection
 /// changed since `version_id`.
-pub(crate) async fn reapply(bus: &Connection, pending: &Pending) -> Result<(), Error> {
+pub(crate) async fn reapply(bus: &Connection, pending: &PendingModify) -> Result<(), Error> {
     let empty: Settings = HashMap::new();
     call::<(), _>(
         bus,
-        pending.device.as_str(),
+        &pending.device,
         IFACE_DEVICE,
         "Reapply",
         &(empty, pending.version_id, 0u32),

@@ -9,27 +9,33 @@
 
 use std::collections::HashMap;
 
-use zbus::zvariant::{OwnedObjectPath, OwnedValue};
+use nm_mptcp_core::daemon::{Activation, PrefetchChange};
+use zbus::zvariant::OwnedObjectPath;
 use zbus::Connection;
 
 use super::bus::{call, get_all};
 use super::dicts::{AppliedSettings, Device};
 use super::read::device_from;
-use super::{IFACE_ACTIVE, IFACE_DEVICE, IFACE_ROOT, IFACE_SETTINGS_CONNECTION, ROOT_PATH};
+use super::{
+    IFACE_DEVICE, IFACE_ROOT, IFACE_SETTINGS, IFACE_SETTINGS_CONNECTION, ROOT_PATH, SETTINGS_PATH,
+};
 use crate::error::Error;
 use crate::nm_view::NmDevice;
-
-const SETTINGS_PATH: &str = "/org/freedesktop/NetworkManager/Settings";
-const IFACE_SETTINGS: &str = "org.freedesktop.NetworkManager.Settings";
-const IFACE_OBJECT_MANAGER: &str = "org.freedesktop.DBus.ObjectManager";
-/// `NM_ACTIVATION_STATE_FLAG_EXTERNAL`.
-const ACTIVATION_FLAG_EXTERNAL: u32 = 0x80;
 
 /// NetworkManager's devices and saved profiles, by object path.
 #[derive(Default)]
 pub(crate) struct Prefetch {
     devices: HashMap<String, Device>,
     profiles: HashMap<String, AppliedSettings>,
+}
+
+/// What a `PrefetchChange` found, for `Prefetch::apply`.
+pub(crate) struct Fetched(Found);
+
+/// A device's or a saved profile's properties, `None` when it is gone.
+enum Found {
+    Device(String, Option<Device>),
+    Profile(String, Option<AppliedSettings>),
 }
 
 impl Prefetch {
@@ -42,7 +48,8 @@ impl Prefetch {
                 .map(|(d,)| d)
                 .unwrap_or_default();
         for path in devices {
-            prefetch.read_device(bus, path.as_str()).await?;
+            let change = PrefetchChange::ReadDevice(path.to_string());
+            prefetch.apply(Prefetch::fetch(bus, change).await?);
         }
         let profiles = call::<(Vec<OwnedObjectPath>,), _>(
             bus,
@@ -55,147 +62,64 @@ impl Prefetch {
         .map(|(p,)| p)
         .unwrap_or_default();
         for path in profiles {
-            prefetch.read_profile(bus, path.as_str()).await?;
+            let change = PrefetchChange::ReadProfile(path.to_string());
+            prefetch.apply(Prefetch::fetch(bus, change).await?);
         }
         Ok(prefetch)
     }
 
-    /// Whether `follow` or `activation` has a use for this signal.
-    pub(crate) fn follows(message: &zbus::Message) -> bool {
-        let header = message.header();
-        let (Some(interface), Some(member)) = (header.interface(), header.member()) else {
-            return false;
-        };
-        matches!(
-            (interface.as_str(), member.as_str()),
-            (IFACE_ROOT, "DeviceAdded" | "DeviceRemoved")
-                | (IFACE_SETTINGS, "NewConnection" | "ConnectionRemoved")
-                | (IFACE_SETTINGS_CONNECTION, "Updated")
-                | (IFACE_OBJECT_MANAGER, "InterfacesAdded")
-        )
+    /// Read what a change of NetworkManager's devices or profiles asks for.
+    pub(crate) async fn fetch(bus: &Connection, change: PrefetchChange) -> Result<Fetched, Error> {
+        Ok(Fetched(match change {
+            PrefetchChange::ReadDevice(path) => {
+                let device = get_all::<Device>(bus, &path, IFACE_DEVICE).await?;
+                Found::Device(path, device)
+            }
+            PrefetchChange::ForgetDevice(path) => Found::Device(path, None),
+            PrefetchChange::ReadProfile(path) => {
+                let settings = call::<(AppliedSettings,), _>(
+                    bus,
+                    &path,
+                    IFACE_SETTINGS_CONNECTION,
+                    "GetSettings",
+                    &(),
+                )
+                .await?;
+                Found::Profile(path, settings.map(|(s,)| s))
+            }
+            PrefetchChange::ForgetProfile(path) => Found::Profile(path, None),
+        }))
     }
 
-    /// Keep up with a signal of NetworkManager's: devices and profiles added, changed or
-    /// removed.
-    pub(crate) async fn follow(
-        &mut self,
-        bus: &Connection,
-        message: &zbus::Message,
-    ) -> Result<(), Error> {
-        let header = message.header();
-        let (Some(interface), Some(member), Some(path)) =
-            (header.interface(), header.member(), header.path())
-        else {
-            return Ok(());
-        };
-        let object = || {
-            message
-                .body()
-                .deserialize::<(OwnedObjectPath,)>()
-                .ok()
-                .map(|(p,)| p)
-        };
-        match (interface.as_str(), member.as_str()) {
-            (IFACE_ROOT, "DeviceAdded") => {
-                if let Some(device) = object() {
-                    self.read_device(bus, device.as_str()).await?;
-                }
+    pub(crate) fn apply(&mut self, fetched: Fetched) {
+        match fetched.0 {
+            Found::Device(path, Some(device)) => {
+                self.devices.insert(path, device);
             }
-            (IFACE_ROOT, "DeviceRemoved") => {
-                if let Some(device) = object() {
-                    self.devices.remove(device.as_str());
-                }
+            Found::Device(path, None) => {
+                self.devices.remove(&path);
             }
-            (IFACE_SETTINGS, "NewConnection") => {
-                if let Some(profile) = object() {
-                    self.read_profile(bus, profile.as_str()).await?;
-                }
+            Found::Profile(path, Some(settings)) => {
+                self.profiles.insert(path, settings);
             }
-            (IFACE_SETTINGS, "ConnectionRemoved") => {
-                if let Some(profile) = object() {
-                    self.profiles.remove(profile.as_str());
-                }
+            Found::Profile(path, None) => {
+                self.profiles.remove(&path);
             }
-            (IFACE_SETTINGS_CONNECTION, "Updated") => {
-                self.read_profile(bus, path.as_str()).await?;
-            }
-            _ => {}
         }
-        Ok(())
     }
 
-    /// The devices of an activation that just appeared, built from the saved profile it
-    /// activates: `None` when the signal is not `InterfacesAdded`; no device for another
-    /// object, a VPN, an external activation, or a profile or device not at hand.
-    pub(crate) fn activation(&self, message: &zbus::Message) -> Option<Vec<NmDevice>> {
-        let header = message.header();
-        if header.interface().map(|i| i.as_str()) != Some(IFACE_OBJECT_MANAGER)
-            || header.member().map(|m| m.as_str()) != Some("InterfacesAdded")
-        {
-            return None;
-        }
-        Some(self.devices_of_activation(message))
-    }
-
-    fn devices_of_activation(&self, message: &zbus::Message) -> Vec<NmDevice> {
-        type Added = (
-            OwnedObjectPath,
-            HashMap<String, HashMap<String, OwnedValue>>,
-        );
-        let Ok((_, interfaces)) = message.body().deserialize::<Added>() else {
+    /// The devices of an activation, built from the saved profile it activates: none for a
+    /// profile or a device not at hand.
+    pub(crate) fn devices_of(&self, activation: &Activation) -> Vec<NmDevice> {
+        let Some(settings) = self.profiles.get(&activation.profile) else {
             return Vec::new();
         };
-        let Some(active) = interfaces.get(IFACE_ACTIVE) else {
-            return Vec::new();
-        };
-        let flag = |key: &str| active.get(key).and_then(|v| bool::try_from(v).ok());
-        let flags = active
-            .get("StateFlags")
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(0);
-        if flag("Vpn") == Some(true) || flags & ACTIVATION_FLAG_EXTERNAL != 0 {
-            return Vec::new();
-        }
-        let path = |v: &OwnedValue| {
-            v.try_clone()
-                .ok()
-                .and_then(|v| OwnedObjectPath::try_from(v).ok())
-        };
-        let Some(settings) = active
-            .get("Connection")
-            .and_then(path)
-            .and_then(|p| self.profiles.get(p.as_str()))
-        else {
-            return Vec::new();
-        };
-        let devices: Vec<OwnedObjectPath> = active
-            .get("Devices")
-            .and_then(|v| v.try_clone().ok())
-            .and_then(|v| Vec::<OwnedObjectPath>::try_from(v).ok())
-            .unwrap_or_default();
-        devices
+        activation
+            .devices
             .iter()
-            .filter_map(|d| self.devices.get(d.as_str()))
+            .filter_map(|d| self.devices.get(d))
             .map(|props| device_from(props, settings.clone(), false, true))
             .collect()
-    }
-
-    async fn read_device(&mut self, bus: &Connection, path: &str) -> Result<(), Error> {
-        if let Some(device) = get_all::<Device>(bus, path, IFACE_DEVICE).await? {
-            self.devices.insert(path.to_owned(), device);
-        }
-        Ok(())
-    }
-
-    async fn read_profile(&mut self, bus: &Connection, path: &str) -> Result<(), Error> {
-        let settings =
-            call::<(AppliedSettings,), _>(bus, path, IFACE_SETTINGS_CONNECTION, "GetSettings", &())
-                .await?;
-        match settings {
-            Some((settings,)) => self.profiles.insert(path.to_owned(), settings),
-            None => self.profiles.remove(path),
-        };
-        Ok(())
     }
 }
 
@@ -203,7 +127,6 @@ impl Prefetch {
 mod tests {
     use super::*;
     use crate::adapters::nm::dicts::{AddressData, ConnectionSettings, IpSettings};
-    use zbus::zvariant::{ObjectPath, Value};
 
     fn prefetch() -> Prefetch {
         let device = Device {
@@ -244,48 +167,16 @@ mod tests {
         }
     }
 
-    fn interfaces_added(active: HashMap<&str, Value<'_>>) -> zbus::Message {
-        let interfaces: HashMap<&str, HashMap<&str, Value>> = [(IFACE_ACTIVE, active)].into();
-        zbus::Message::signal("/org/freedesktop", IFACE_OBJECT_MANAGER, "InterfacesAdded")
-            .unwrap()
-            .build(&(
-                ObjectPath::try_from("/org/freedesktop/NetworkManager/ActiveConnection/3").unwrap(),
-                interfaces,
-            ))
-            .unwrap()
-    }
-
-    fn activation(vpn: bool, flags: u32, profile: &str) -> zbus::Message {
-        interfaces_added(
-            [
-                (
-                    "Connection",
-                    Value::from(ObjectPath::try_from(profile).unwrap()),
-                ),
-                (
-                    "Devices",
-                    Value::from(vec![ObjectPath::try_from(
-                        "/org/freedesktop/NetworkManager/Devices/2",
-                    )
-                    .unwrap()]),
-                ),
-                ("Vpn", Value::from(vpn)),
-                ("StateFlags", Value::from(flags)),
-            ]
-            .into(),
-        )
-    }
-
     #[test]
-    fn an_activation_signal_becomes_a_provisional_device_of_the_saved_profile() {
-        let prefetch = prefetch();
-        let devices = prefetch
-            .activation(&activation(
-                false,
-                0,
-                "/org/freedesktop/NetworkManager/Settings/1",
-            ))
-            .unwrap();
+    fn an_activation_becomes_a_provisional_device_of_the_saved_profile() {
+        let mut prefetch = prefetch();
+        let activation = Activation {
+            profile: "/org/freedesktop/NetworkManager/Settings/1".into(),
+            devices: vec!["/org/freedesktop/NetworkManager/Devices/2".into()],
+            vpn: false,
+            external: false,
+        };
+        let devices = prefetch.devices_of(&activation);
         assert_eq!(devices.len(), 1);
         let device = &devices[0];
         assert_eq!(
@@ -300,21 +191,13 @@ mod tests {
         );
         assert_eq!(device.matched_as.type_description, "ethernet");
 
-        // A VPN, an external activation, a profile not at hand: no device; another signal: None.
-        for message in [
-            activation(true, 0, "/org/freedesktop/NetworkManager/Settings/1"),
-            activation(false, 0x80, "/org/freedesktop/NetworkManager/Settings/1"),
-            activation(false, 0, "/org/freedesktop/NetworkManager/Settings/9"),
-            interfaces_added([("Vpn", Value::from("not a boolean"))].into()),
-        ] {
-            assert_eq!(prefetch.activation(&message).map(|d| d.len()), Some(0));
-        }
-        let other =
-            zbus::Message::signal("/org/freedesktop/NetworkManager", IFACE_ROOT, "DeviceAdded")
-                .unwrap()
-                .build(&(ObjectPath::try_from("/x").unwrap(),))
-                .unwrap();
-        assert!(prefetch.activation(&other).is_none());
-        assert!(Prefetch::follows(&other));
+        // A profile not at hand, or one forgotten since: no device.
+        let unknown = Activation {
+            profile: "/org/freedesktop/NetworkManager/Settings/9".into(),
+            ..activation.clone()
+        };
+        assert!(prefetch.devices_of(&unknown).is_empty());
+        prefetch.apply(Fetched(Found::Profile(activation.profile.clone(), None)));
+        assert!(prefetch.devices_of(&activation).is_empty());
     }
 }

@@ -18,7 +18,8 @@ use super::dicts::{
     IpSettings, Manager,
 };
 use super::{
-    IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6, IFACE_ROOT, ROOT_PATH,
+    is_external, IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6, IFACE_ROOT,
+    ROOT_PATH,
 };
 use crate::error::Error;
 use crate::model::ProfileRef;
@@ -26,8 +27,6 @@ use crate::nm_conf::DeviceMatch;
 use crate::nm_version::NmVersion;
 use crate::nm_view::{Method, NmDevice, NmFamily, NmView, StaticRoute};
 
-/// `NM_ACTIVATION_STATE_FLAG_EXTERNAL`: NetworkManager only watches the device.
-const ACTIVATION_FLAG_EXTERNAL: u32 = 0x80;
 /// `NM_DEVICE_STATE_IP_CONFIG` .. `NM_DEVICE_STATE_ACTIVATED`: NetworkManager commits
 /// IP configuration (and so endpoints) in these states.
 const DEVICE_STATES_WITH_IP: std::ops::RangeInclusive<u32> = 70..=100;
@@ -80,7 +79,7 @@ pub(crate) async fn read_with(bus: &Connection, detail: Detail) -> Result<NmView
         if active.vpn == Some(true) {
             continue;
         }
-        let external = active.state_flags.unwrap_or(0) & ACTIVATION_FLAG_EXTERNAL != 0;
+        let external = is_external(active.state_flags);
         if external && detail == Detail::Planning {
             continue;
         }

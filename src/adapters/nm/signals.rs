@@ -1,11 +1,16 @@
 //! Which of NetworkManager's signals a daemon follows, and which of them can change what
 //! planning reads.
 
+use std::collections::HashMap;
+
+use nm_mptcp_core::daemon::{Activation, NmSignal};
+use zbus::zvariant::OwnedObjectPath;
 use zbus::Connection;
 
+use super::dicts::ActiveConnection as ActiveConnectionDict;
 use super::{
-    BUS_NAME, IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6, IFACE_PROPERTIES,
-    IFACE_ROOT, IFACE_SETTINGS_CONNECTION,
+    is_external, BUS_NAME, IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6,
+    IFACE_OBJECT_MANAGER, IFACE_PROPERTIES, IFACE_ROOT, IFACE_SETTINGS, IFACE_SETTINGS_CONNECTION,
 };
 use crate::error::Error;
 
@@ -49,115 +54,191 @@ pub(crate) async fn signals(
     ))
 }
 
-/// Whether a signal of NetworkManager's can change what planning reads (Wi-Fi scans,
-/// statistics and profile edits, which take effect only on reapply, cannot).
-pub(crate) fn signal_matters(message: &zbus::Message) -> bool {
+/// A signal of NetworkManager's as the daemon reads it; `None` for one that changes nothing
+/// it uses (Wi-Fi scans, statistics, permissions).
+pub(crate) fn parse(message: &zbus::Message) -> Option<NmSignal> {
     let header = message.header();
-    let (Some(interface), Some(member)) = (header.interface(), header.member()) else {
-        return false;
+    let (interface, member) = (header.interface()?, header.member()?);
+    let object = || {
+        message
+            .body()
+            .deserialize::<(OwnedObjectPath,)>()
+            .ok()
+            .map(|(p,)| p.to_string())
     };
-    let properties_of = (interface.as_str() == IFACE_PROPERTIES)
-        .then(|| zbus::fdo::PropertiesChanged::from_message(message.clone()))
-        .flatten()
-        .and_then(|signal| {
-            signal
-                .args()
-                .ok()
-                .map(|args| args.interface_name().to_string())
-        });
-    changes_planning(
-        interface.as_str(),
-        member.as_str(),
-        properties_of.as_deref(),
-    )
-}
-
-/// Whether a signal says a saved profile changed (`Settings.Connection.Updated`: a modify).
-pub(crate) fn profile_updated(message: &zbus::Message) -> bool {
-    let header = message.header();
-    header.interface().map(|i| i.as_str()) == Some(IFACE_SETTINGS_CONNECTION)
-        && header.member().map(|m| m.as_str()) == Some("Updated")
-}
-
-/// Pure part of `signal_matters`: the signal's interface and member, and for
-/// PropertiesChanged the interface whose properties changed.
-fn changes_planning(interface: &str, member: &str, properties_of: Option<&str>) -> bool {
-    match (interface, member) {
-        (IFACE_PROPERTIES, "PropertiesChanged") => {
-            properties_of.is_some_and(|i| PLANNED_INTERFACES.contains(&i))
+    let signal = match (interface.as_str(), member.as_str()) {
+        (IFACE_OBJECT_MANAGER, "InterfacesAdded") => {
+            activation(message).map_or(NmSignal::ObjectsChanged, NmSignal::ActivationAdded)
         }
-        ("org.freedesktop.DBus.ObjectManager", _) => true,
-        (IFACE_ROOT, "DeviceAdded" | "DeviceRemoved") => true,
-        (interface, "StateChanged") => PLANNED_INTERFACES.contains(&interface),
-        _ => false,
-    }
+        (IFACE_OBJECT_MANAGER, _) => NmSignal::ObjectsChanged,
+        // A body that does not parse still says the devices changed.
+        (IFACE_ROOT, "DeviceAdded") => {
+            object().map_or(NmSignal::PlanningInputChanged, NmSignal::DeviceAdded)
+        }
+        (IFACE_ROOT, "DeviceRemoved") => {
+            object().map_or(NmSignal::PlanningInputChanged, NmSignal::DeviceRemoved)
+        }
+        (IFACE_SETTINGS, "NewConnection") => NmSignal::ProfileAdded(object()?),
+        (IFACE_SETTINGS, "ConnectionRemoved") => NmSignal::ProfileRemoved(object()?),
+        (IFACE_SETTINGS_CONNECTION, "Updated") => {
+            NmSignal::ProfileUpdated(header.path()?.to_string())
+        }
+        (IFACE_PROPERTIES, "PropertiesChanged") => {
+            let of = zbus::fdo::PropertiesChanged::from_message(message.clone())?
+                .args()
+                .ok()?
+                .interface_name()
+                .to_string();
+            PLANNED_INTERFACES
+                .contains(&of.as_str())
+                .then_some(NmSignal::PlanningInputChanged)?
+        }
+        (interface, "StateChanged") if PLANNED_INTERFACES.contains(&interface) => {
+            NmSignal::PlanningInputChanged
+        }
+        _ => return None,
+    };
+    Some(signal)
+}
+
+/// The active connection an `InterfacesAdded` signal brings, if that is what it brings.
+fn activation(message: &zbus::Message) -> Option<Activation> {
+    let (_, mut interfaces) = message
+        .body()
+        .deserialize::<(OwnedObjectPath, HashMap<String, ActiveConnectionDict>)>()
+        .ok()?;
+    let active = interfaces.remove(IFACE_ACTIVE)?;
+    Some(Activation {
+        profile: active.connection.map(|p| p.to_string()).unwrap_or_default(),
+        devices: active
+            .devices
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        vpn: active.vpn == Some(true),
+        external: is_external(active.state_flags),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zbus::zvariant::{ObjectPath, Value};
+
+    fn signal(interface: &str, member: &str) -> zbus::message::Builder<'static> {
+        zbus::Message::signal(
+            "/org/freedesktop/NetworkManager/Devices/2",
+            interface.to_owned(),
+            member.to_owned(),
+        )
+        .unwrap()
+    }
+
+    fn properties_changed(of: &str) -> zbus::Message {
+        let changed: HashMap<&str, Value> = HashMap::new();
+        signal(IFACE_PROPERTIES, "PropertiesChanged")
+            .build(&(of, changed, Vec::<String>::new()))
+            .unwrap()
+    }
+
+    fn interfaces_added(interfaces: HashMap<&str, HashMap<&str, Value<'_>>>) -> zbus::Message {
+        signal(IFACE_OBJECT_MANAGER, "InterfacesAdded")
+            .build(&(
+                ObjectPath::try_from("/org/freedesktop/NetworkManager/ActiveConnection/3").unwrap(),
+                interfaces,
+            ))
+            .unwrap()
+    }
+
+    fn path(p: &str) -> Value<'static> {
+        Value::from(ObjectPath::try_from(p.to_owned()).unwrap())
+    }
 
     #[test]
-    fn only_signals_about_what_planning_reads_matter() {
-        for (interface, member, of, matters) in [
+    fn signals_are_read_once_into_what_they_mean_to_the_daemon() {
+        for (of, parsed) in [
+            (IFACE_DEVICE, Some(NmSignal::PlanningInputChanged)),
+            (IFACE_ACTIVE, Some(NmSignal::PlanningInputChanged)),
+            (IFACE_DHCP4, Some(NmSignal::PlanningInputChanged)),
+            (IFACE_ROOT, Some(NmSignal::PlanningInputChanged)),
+            ("org.freedesktop.NetworkManager.AccessPoint", None),
+            ("org.freedesktop.NetworkManager.Device.Statistics", None),
+        ] {
+            assert_eq!(parse(&properties_changed(of)), parsed, "{of}");
+        }
+        let state = signal(IFACE_DEVICE, "StateChanged")
+            .build(&(100u32, 30u32, 0u32))
+            .unwrap();
+        assert_eq!(parse(&state), Some(NmSignal::PlanningInputChanged));
+        let device = "/org/freedesktop/NetworkManager/Devices/7";
+        let added = signal(IFACE_ROOT, "DeviceAdded")
+            .build(&(ObjectPath::try_from(device).unwrap(),))
+            .unwrap();
+        assert_eq!(parse(&added), Some(NmSignal::DeviceAdded(device.into())));
+        let updated = zbus::Message::signal(
+            "/org/freedesktop/NetworkManager/Settings/4",
+            IFACE_SETTINGS_CONNECTION,
+            "Updated",
+        )
+        .unwrap()
+        .build(&())
+        .unwrap();
+        assert_eq!(
+            parse(&updated),
+            Some(NmSignal::ProfileUpdated(
+                "/org/freedesktop/NetworkManager/Settings/4".into()
+            ))
+        );
+        let permissions = signal(IFACE_ROOT, "CheckPermissions").build(&()).unwrap();
+        assert_eq!(parse(&permissions), None);
+        let removed = signal(IFACE_OBJECT_MANAGER, "InterfacesRemoved")
+            .build(&(
+                ObjectPath::try_from("/x").unwrap(),
+                vec![IFACE_ACTIVE.to_owned()],
+            ))
+            .unwrap();
+        assert_eq!(parse(&removed), Some(NmSignal::ObjectsChanged));
+    }
+
+    #[test]
+    fn an_activation_is_decoded_from_its_typed_dictionary() {
+        let active: HashMap<&str, Value> = [
             (
-                IFACE_PROPERTIES,
-                "PropertiesChanged",
-                Some(IFACE_DEVICE),
-                true,
+                "Connection",
+                path("/org/freedesktop/NetworkManager/Settings/1"),
             ),
             (
-                IFACE_PROPERTIES,
-                "PropertiesChanged",
-                Some(IFACE_ACTIVE),
-                true,
+                "Devices",
+                Value::from(vec![ObjectPath::try_from(
+                    "/org/freedesktop/NetworkManager/Devices/2",
+                )
+                .unwrap()]),
             ),
-            (
-                IFACE_PROPERTIES,
-                "PropertiesChanged",
-                Some(IFACE_DHCP4),
-                true,
-            ),
-            (
-                IFACE_PROPERTIES,
-                "PropertiesChanged",
-                Some(IFACE_ROOT),
-                true,
-            ),
-            (
-                IFACE_PROPERTIES,
-                "PropertiesChanged",
-                Some("org.freedesktop.NetworkManager.AccessPoint"),
-                false,
-            ),
-            (
-                IFACE_PROPERTIES,
-                "PropertiesChanged",
-                Some("org.freedesktop.NetworkManager.Device.Statistics"),
-                false,
-            ),
-            (IFACE_PROPERTIES, "PropertiesChanged", None, false),
-            (IFACE_DEVICE, "StateChanged", None, true),
-            (IFACE_ACTIVE, "StateChanged", None, true),
-            (IFACE_ROOT, "DeviceAdded", None, true),
-            (
-                "org.freedesktop.DBus.ObjectManager",
-                "InterfacesRemoved",
-                None,
-                true,
-            ),
-            (
-                "org.freedesktop.NetworkManager.Settings.Connection",
-                "Updated",
-                None,
-                false,
-            ),
-            (IFACE_ROOT, "CheckPermissions", None, false),
+            ("Vpn", Value::from(false)),
+            ("StateFlags", Value::from(0x80u32)),
+        ]
+        .into();
+        let parsed = parse(&interfaces_added([(IFACE_ACTIVE, active)].into()));
+        assert_eq!(
+            parsed,
+            Some(NmSignal::ActivationAdded(Activation {
+                profile: "/org/freedesktop/NetworkManager/Settings/1".into(),
+                devices: vec!["/org/freedesktop/NetworkManager/Devices/2".into()],
+                vpn: false,
+                external: true,
+            }))
+        );
+        // Another object, or an activation whose dictionary does not parse: objects changed.
+        let device: HashMap<&str, Value> = [("State", Value::from(100u32))].into();
+        let wrong: HashMap<&str, Value> = [("Vpn", Value::from("not a boolean"))].into();
+        for interfaces in [
+            HashMap::from([(IFACE_DEVICE, device)]),
+            HashMap::from([(IFACE_ACTIVE, wrong)]),
         ] {
             assert_eq!(
-                changes_planning(interface, member, of),
-                matters,
-                "{interface}.{member} {of:?}"
+                parse(&interfaces_added(interfaces)),
+                Some(NmSignal::ObjectsChanged)
             );
         }
     }
