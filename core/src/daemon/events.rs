@@ -50,8 +50,11 @@ pub enum Event {
         result: Result<(), Error>,
     },
     /// `Action::CheckDrift` done: whether endpoints or limits of nm-mptcp's went missing
-    /// without an event (`changes::Changes::drift`).
-    DriftChecked { drifted: bool },
+    /// without an event, and whether `[profiles] apply_on_modify` is on now.
+    DriftChecked {
+        drifted: bool,
+        apply_on_modify: bool,
+    },
     /// `Action::CompareProfiles` done, with when it began and whether `[profiles]
     /// apply_on_modify` is on.
     ProfilesCompared {

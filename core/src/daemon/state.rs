@@ -42,9 +42,13 @@ pub struct DaemonState {
     stale: bool,
     /// Devices of activations not in the view yet, with when their signal came.
     provisional: Vec<(Instant, NmDevice)>,
-    /// When the last completed read began, and when the one under way did.
+    /// When the last completed read began, and whether one is under way.
     read_since: Option<Instant>,
-    read_began: Option<Instant>,
+    reading: bool,
+    /// Reads begun, and the number of the last one completed: a waiter that needs a read
+    /// begun after some moment waits for a number above the count then.
+    reads_begun: u64,
+    reads_done: u64,
     presence_asked: bool,
     /// Reconciliations and dry runs waiting for NetworkManager's presence or a read.
     waiters: Vec<Waiter>,
@@ -57,15 +61,16 @@ pub struct DaemonState {
     publish_due: Option<(Instant, Instant)>,
     /// `Describe`/`Plan` calls waiting for the next dry run, and when one may run.
     calls: Vec<CallId>,
+    refreshing: bool,
     refresh_not_before: Option<Instant>,
     next_drift_check: Option<Instant>,
     compare_due: bool,
     compare_running: bool,
     /// Active profiles modified since they were applied, as last compared.
     modified: Vec<ModifiedProfile>,
-    /// Saved profiles (object paths) updated, and when: only such a change is reapplied
-    /// (`nmcli device modify` changes the applied side alone, and stays).
-    saved_updated: HashMap<String, Instant>,
+    /// Saved profiles (object paths) updated since they were applied: only such a change is
+    /// reapplied (`nmcli device modify` changes the applied side alone, and stays).
+    saved_updated: HashMap<String, Mark>,
     /// Modifies left to the user, already reported.
     left_to_user: HashSet<(String, String, u32)>,
     outbox: VecDeque<Action>,
@@ -96,8 +101,16 @@ enum Stage {
     /// Waiting for the bus to say NetworkManager is there (and so that every signal it sent
     /// before has been seen); `asked`: the check under way covers it.
     Presence { asked: bool },
-    /// Waiting for a view read no earlier than `read_after`.
-    View { read_after: Option<Instant> },
+    /// Waiting for the view, read by a read numbered above `after` if set.
+    View { after: Option<u64> },
+}
+
+/// A saved profile's update (`Settings.Connection.Updated`).
+#[derive(Debug)]
+struct Mark {
+    at: Instant,
+    /// The applied connection's version when a comparison first saw the profile pending.
+    applied_version: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -115,7 +128,9 @@ impl DaemonState {
             stale: true,
             provisional: Vec::new(),
             read_since: None,
-            read_began: None,
+            reading: false,
+            reads_begun: 0,
+            reads_done: 0,
             presence_asked: false,
             waiters: Vec::new(),
             follows: VecDeque::new(),
@@ -123,6 +138,7 @@ impl DaemonState {
             serving: false,
             publish_due: None,
             calls: Vec::new(),
+            refreshing: false,
             refresh_not_before: None,
             next_drift_check: None,
             compare_due: false,
@@ -212,7 +228,7 @@ impl DaemonState {
             }
             Event::Hook(request) => self.on_hook(request),
             Event::Call(id, call) => self.on_call(now, id, call),
-            Event::PresenceChecked(present) => self.on_presence(now, present),
+            Event::PresenceChecked(present) => self.on_presence(present),
             Event::NmRead { began, result } => self.on_read(began, result),
             Event::NmConfReloaded(conf) => self.nm_conf = conf,
             Event::PrefetchFollowed => self.following = false,
@@ -226,9 +242,17 @@ impl DaemonState {
                 }
                 self.complete(purpose, result);
             }
-            Event::DriftChecked { drifted } => {
+            Event::DriftChecked {
+                drifted,
+                apply_on_modify,
+            } => {
                 if drifted {
                     self.observe(Cause::Repair);
+                }
+                // `apply_on_modify` turned on while a profile waits to be applied: no signal
+                // says so, the configuration file does.
+                if apply_on_modify && !self.saved_updated.is_empty() {
+                    self.compare_due = true;
                 }
             }
             Event::ProfilesCompared {
@@ -237,6 +261,7 @@ impl DaemonState {
                 apply_on_modify,
             } => self.on_compared(now, began, result, apply_on_modify),
             Event::Refreshed(result) => {
+                self.refreshing = false;
                 self.refresh_not_before = Some(now + CALL_GAP);
                 let calls = std::mem::take(&mut self.calls);
                 self.outbox.push_back(Action::AnswerCalls(calls, result));
@@ -285,7 +310,11 @@ impl DaemonState {
             }
             NmSignal::ProfileUpdated(path) => {
                 self.compare_due = true;
-                self.saved_updated.insert(path.clone(), now);
+                let mark = Mark {
+                    at: now,
+                    applied_version: None,
+                };
+                self.saved_updated.insert(path.clone(), mark);
                 Some(Follow::Change(PrefetchChange::ReadProfile(path)))
             }
         };
@@ -311,7 +340,7 @@ impl DaemonState {
                 backing: Backing::Event,
                 refresh: true,
                 stage: Stage::View {
-                    read_after: Some(now),
+                    after: Some(self.reads_begun),
                 },
                 retried: false,
             }),
@@ -330,22 +359,22 @@ impl DaemonState {
         {
             return;
         }
-        let read_after = (self.stale || self.view.is_none()).then_some(now);
+        let after = (self.stale || self.view.is_none()).then_some(self.reads_begun);
         self.waiters.push(Waiter {
             goal: Goal::Refresh,
             going_down: None,
             backing: Backing::Event,
             refresh: false,
-            stage: Stage::View { read_after },
+            stage: Stage::View { after },
             retried: false,
         });
     }
 
     fn refresh_waiting(&self) -> bool {
-        self.waiters.iter().any(|w| w.goal == Goal::Refresh)
+        self.refreshing || self.waiters.iter().any(|w| w.goal == Goal::Refresh)
     }
 
-    fn on_presence(&mut self, now: Instant, present: Result<bool, Error>) {
+    fn on_presence(&mut self, present: Result<bool, Error>) {
         self.presence_asked = false;
         let (asked, rest): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut self.waiters)
             .into_iter()
@@ -356,7 +385,7 @@ impl DaemonState {
                 for mut waiter in asked {
                     let read = waiter.refresh || self.stale || self.view.is_none();
                     waiter.stage = Stage::View {
-                        read_after: read.then_some(now),
+                        after: read.then_some(self.reads_begun),
                     };
                     self.waiters.push(waiter);
                 }
@@ -384,7 +413,8 @@ impl DaemonState {
     }
 
     fn on_read(&mut self, began: Instant, result: Result<(NmView, NmConf), Error>) {
-        self.read_began = None;
+        self.reading = false;
+        self.reads_done = self.reads_begun;
         match result {
             Ok((view, conf)) => {
                 // The read saw every activation signalled before it began: their provisional
@@ -497,14 +527,11 @@ impl DaemonState {
                 self.outbox.push_back(Action::CheckPresence);
             }
         }
-        let read_since = self.read_since;
-        let has_view = self.view.is_some();
+        let (has_view, reads_done) = (self.view.is_some(), self.reads_done);
         let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut self.waiters)
             .into_iter()
             .partition(|w| match w.stage {
-                Stage::View { read_after } => {
-                    has_view && read_after.is_none_or(|t| read_since.is_some_and(|read| read >= t))
-                }
+                Stage::View { after } => has_view && after.is_none_or(|n| reads_done > n),
                 Stage::Presence { .. } => false,
             });
         self.waiters = waiting;
@@ -515,10 +542,11 @@ impl DaemonState {
         for waiter in ready {
             self.dispatch(now, waiter);
         }
-        if read_wanted && self.read_began.is_none() {
+        if read_wanted && !self.reading {
             // Cleared first: a signal during the read makes the view stale again.
             self.stale = false;
-            self.read_began = Some(now);
+            self.reading = true;
+            self.reads_begun += 1;
             self.outbox.push_back(Action::ReadNm { began: now });
         }
     }
@@ -526,6 +554,7 @@ impl DaemonState {
     /// The view is there: carry out what the waiter waited for.
     fn dispatch(&mut self, now: Instant, waiter: Waiter) {
         let Goal::Reconcile(purpose) = waiter.goal else {
+            self.refreshing = true;
             self.outbox.push_back(Action::Refresh);
             return;
         };
@@ -628,13 +657,21 @@ impl DaemonState {
             self.modified = modified;
             self.publish_soon(now);
         }
-        let updated = std::mem::take(&mut self.saved_updated);
-        // An update signalled after the comparison began is for the next one.
-        self.saved_updated = updated
-            .iter()
-            .filter(|(_, at)| **at >= began)
-            .map(|(path, at)| (path.clone(), *at))
-            .collect();
+        // A mark outlives a comparison only while its profile waits to be applied.
+        self.saved_updated
+            .retain(|path, mark| mark.at >= began || pending.iter().any(|p| p.saved_path == *path));
+        for p in &pending {
+            if let Some(mark) = self.saved_updated.get_mut(&p.saved_path) {
+                match mark.applied_version {
+                    // The applied side changed since (`nmcli device modify`, a reapply):
+                    // what is applied now is deliberate.
+                    Some(version) if version != p.version_id => {
+                        self.saved_updated.remove(&p.saved_path);
+                    }
+                    _ => mark.applied_version = Some(p.version_id),
+                }
+            }
+        }
         if !apply_on_modify {
             return;
         }
@@ -645,7 +682,12 @@ impl DaemonState {
                 if self.left_to_user.insert(key) {
                     self.outbox.push_back(Action::LeaveToUser(m.clone()));
                 }
-            } else if updated.get(&p.saved_path).is_some_and(|at| *at < began) {
+            } else if self
+                .saved_updated
+                .get(&p.saved_path)
+                .is_some_and(|mark| mark.at < began)
+            {
+                self.saved_updated.remove(&p.saved_path);
                 self.outbox.push_back(Action::Reapply(p));
             }
         }

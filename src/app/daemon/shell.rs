@@ -16,6 +16,7 @@ use tracing::Instrument;
 use super::hook_socket::Hooks;
 use super::publish::Publisher;
 use super::{drift, modifies};
+use crate::adapters::config_file;
 use crate::adapters::control;
 use crate::adapters::dbus_service;
 use crate::adapters::kernel::netlink::NetlinkKernel;
@@ -198,7 +199,13 @@ impl Shell {
                     Some(view) => drift::drifted(&mut self.kernel, &view, state.nm_conf()).await,
                     None => false,
                 };
-                state.handle(Instant::now(), Event::DriftChecked { drifted });
+                let apply_on_modify =
+                    config_file::load(&config_file::path()).is_ok_and(|c| c.apply_on_modify);
+                let checked = Event::DriftChecked {
+                    drifted,
+                    apply_on_modify,
+                };
+                state.handle(Instant::now(), checked);
             }
             Action::CompareProfiles { began } => {
                 modifies::compare(&self.bus, began, &self.finished)
