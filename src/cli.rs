@@ -12,7 +12,7 @@ use std::path::Path;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::adapters::dispatcher::Action;
-use crate::error::ErrorKind;
+use nm_mptcp_core::error::ErrorKind;
 
 /// `nm-mptcp IFACE ACTION`, as a person types it and as nm-dispatcher runs it.
 pub const HOOK_USAGE: &str = "nm-mptcp IFACE ACTION";

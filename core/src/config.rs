@@ -73,7 +73,7 @@ impl Default for Config {
 #[derive(Deserialize, Default)]
 #[serde(
     deny_unknown_fields,
-    expecting = "tables [limits], [kernel] and [rp_filter]"
+    expecting = "tables [limits], [kernel], [rp_filter], [profiles] and [daemon]"
 )]
 struct RawConfig {
     #[serde(default)]

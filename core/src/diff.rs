@@ -32,7 +32,7 @@ impl std::fmt::Display for Operation {
                 let line = format!(
                     "add {} dev {} {}",
                     d.address,
-                    crate::report::escaped(&d.interface),
+                    crate::escape::escaped(&d.interface),
                     d.flags
                 );
                 f.write_str(line.trim_end())

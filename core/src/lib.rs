@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod diff;
 pub mod error;
+pub mod escape;
 pub mod flags;
 pub mod limits;
 pub mod model;

@@ -22,7 +22,7 @@ impl std::fmt::Display for RpFilterChange {
             "rp_filter {} -> {} on {}",
             self.from,
             self.to,
-            crate::report::escaped(&self.interface)
+            crate::escape::escaped(&self.interface)
         )
     }
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::files::{read_regular, Links};
 
-use crate::config::{self, Config};
-use crate::error::{Error, ErrorKind};
+use nm_mptcp_core::config::{self, Config};
+use nm_mptcp_core::error::{Error, ErrorKind};
 
 pub(crate) const DEFAULT_PATH: &str = "/etc/nm-mptcp/config.toml";
 /// Far more than any real configuration; a file linked to /dev/zero must not fill memory.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
-use crate::error::{Error, ErrorKind};
+use nm_mptcp_core::error::{Error, ErrorKind};
 
 pub(crate) const SOCKET_NAME: &str = "control.sock";
 /// Longest request or reply line accepted.

@@ -14,9 +14,9 @@ use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{OwnedValue, Value};
 use zbus::Connection;
 
-use crate::error::{Error, ErrorKind};
-use crate::model::code;
-use crate::report::Status;
+use nm_mptcp_core::error::{Error, ErrorKind};
+use nm_mptcp_core::model::code;
+use nm_mptcp_core::report::Status;
 
 pub(crate) const NAME: &str = "io.github.nm_mptcp1";
 pub(crate) const PATH: &str = "/io/github/nm_mptcp1";

@@ -4,8 +4,8 @@
 
 use std::ffi::OsStr;
 
-use crate::error::Error;
-use crate::model::is_valid_interface_name;
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::model::is_valid_interface_name;
 
 /// Dispatcher actions nm-mptcp acts on; every other action is acknowledged and ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +165,7 @@ mod tests {
             args(&["e 0", "up"]),
         ] {
             let err = parse(&bad).unwrap_err();
-            assert_eq!(err.kind, crate::error::ErrorKind::Usage, "{bad:?}");
+            assert_eq!(err.kind, nm_mptcp_core::error::ErrorKind::Usage, "{bad:?}");
         }
     }
 
@@ -174,7 +174,7 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let odd = std::ffi::OsStr::from_bytes(b"e\xff0");
         let err = parse(&[odd, std::ffi::OsStr::new("up")]).unwrap_err();
-        assert_eq!(err.kind, crate::error::ErrorKind::Usage);
+        assert_eq!(err.kind, nm_mptcp_core::error::ErrorKind::Usage);
         assert!(err.message.contains("not UTF-8"), "{}", err.message);
     }
 
@@ -187,7 +187,7 @@ mod tests {
             use std::os::unix::ffi::OsStrExt;
             let args: Vec<&OsStr> = args.iter().map(|a| OsStr::from_bytes(a)).collect();
             if let Err(e) = parse(&args) {
-                prop_assert_eq!(e.kind, crate::error::ErrorKind::Usage);
+                prop_assert_eq!(e.kind, nm_mptcp_core::error::ErrorKind::Usage);
             }
         }
     }

@@ -11,8 +11,8 @@ use nix::fcntl::{Flock, FlockArg};
 
 use super::files::{self, Links};
 
-use crate::error::{Error, ErrorKind};
-use crate::ownership::Ledger;
+use nm_mptcp_core::error::{Error, ErrorKind};
+use nm_mptcp_core::ownership::Ledger;
 
 const RUN_DIR: &str = "/run/nm-mptcp";
 const LEDGER_FILE: &str = "ledger.json";
@@ -30,7 +30,7 @@ pub fn run_dir() -> PathBuf {
         Some(dir) if dir.is_absolute() => dir,
         Some(dir) => {
             tracing::warn!(
-                value = %crate::report::escaped(&dir.to_string_lossy()),
+                value = %nm_mptcp_core::escape::escaped(&dir.to_string_lossy()),
                 "NM_MPTCP_RUN_DIR is not an absolute path; using {RUN_DIR}"
             );
             PathBuf::from(RUN_DIR)
@@ -159,9 +159,9 @@ fn read_ledger_file(path: &Path) -> Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::EndpointFlags;
-    use crate::model::KernelEndpoint;
-    use crate::ownership::LedgerEntry;
+    use nm_mptcp_core::flags::EndpointFlags;
+    use nm_mptcp_core::model::KernelEndpoint;
+    use nm_mptcp_core::ownership::LedgerEntry;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("nm-mptcp-test-{name}-{}", std::process::id()));

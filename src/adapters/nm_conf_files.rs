@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::nm_conf::NmConf;
+use nm_mptcp_core::nm_conf::NmConf;
 
 /// Where NetworkManager reads its configuration, lowest precedence first.
 pub(crate) struct ConfPaths {
@@ -165,7 +165,7 @@ mod tests {
             "[connection]\nconnection.mptcp-flags=0x22\n",
         )
         .unwrap();
-        let any = crate::nm_conf::DeviceMatch::default();
+        let any = nm_mptcp_core::nm_conf::DeviceMatch::default();
         assert_eq!(read(&paths).mptcp_default(&any), Some(0x42));
         // An /etc file of the same name shadows the packaged one.
         fs::write(paths.dir.join("10-a.conf"), "# nothing\n").unwrap();

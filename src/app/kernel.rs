@@ -8,9 +8,9 @@ use crate::adapters::kernel::interfaces;
 use crate::adapters::kernel::mptcp::Refusal;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::kernel::sysctl;
-use crate::error::Error;
-use crate::limits::Limits;
-use crate::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::limits::Limits;
+use nm_mptcp_core::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
 
 /// What a survey reads of the kernel.
 pub(crate) struct KernelState {
@@ -104,7 +104,7 @@ pub(crate) mod model {
     use nix::errno::Errno;
 
     use super::*;
-    use crate::model::MPTCP_PM_ADDR_MAX;
+    use nm_mptcp_core::model::MPTCP_PM_ADDR_MAX;
 
     #[derive(Debug, Default)]
     pub(crate) struct ModelKernel {

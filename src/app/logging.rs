@@ -55,8 +55,8 @@ impl Write for EscapingStderr {
 /// One formatted log line with its control characters escaped, its final newline kept.
 fn safe_line(text: &str) -> String {
     match text.strip_suffix('\n') {
-        Some(line) => format!("{}\n", crate::report::terminal_safe(line)),
-        None => crate::report::terminal_safe(text),
+        Some(line) => format!("{}\n", nm_mptcp_core::escape::terminal_safe(line)),
+        None => nm_mptcp_core::escape::terminal_safe(text),
     }
 }
 

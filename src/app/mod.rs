@@ -9,7 +9,7 @@ pub(crate) mod release;
 pub(crate) mod status;
 pub(crate) mod watch;
 
-use crate::error::Error;
+use nm_mptcp_core::error::Error;
 use reconcile::Refused;
 
 /// The one span of an event, whoever handles it: a dispatcher event (`e0`, `up`), or what

@@ -16,17 +16,17 @@ use crate::adapters::kernel::mptcp::Refusal;
 use crate::adapters::ledger_store::{read_ledger, run_dir, LedgerStore};
 use crate::adapters::nm::{self, Detail};
 use crate::adapters::nm_conf_files;
-use crate::changes::{changes, Backing, Changes, Current};
-use crate::diff::{diff, Operation};
-use crate::error::{Error, ErrorKind};
-use crate::limits::Limits;
-use crate::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
-use crate::nm_conf::NmConf;
-use crate::nm_view::NmView;
-use crate::ownership::Ledger;
-use crate::planner::{plan, Plan};
-use crate::rp_filter::LOOSE;
-use crate::snapshot::{assemble, HostFacts};
+use nm_mptcp_core::changes::{changes, Backing, Changes, Current};
+use nm_mptcp_core::diff::{diff, Operation};
+use nm_mptcp_core::error::{Error, ErrorKind};
+use nm_mptcp_core::limits::Limits;
+use nm_mptcp_core::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
+use nm_mptcp_core::nm_conf::NmConf;
+use nm_mptcp_core::nm_view::NmView;
+use nm_mptcp_core::ownership::Ledger;
+use nm_mptcp_core::planner::{plan, Plan};
+use nm_mptcp_core::rp_filter::LOOSE;
+use nm_mptcp_core::snapshot::{assemble, HostFacts};
 
 /// How long NetworkManager may take to answer before the hook gives up.
 pub(crate) const NM_TIMEOUT: Duration = Duration::from_secs(3);
@@ -129,7 +129,7 @@ pub(crate) async fn survey(
 fn changes_for(
     survey: &Survey,
     ledger: &Ledger,
-    config: &crate::config::Config,
+    config: &nm_mptcp_core::config::Config,
     kernel: &impl Kernel,
     backing: Backing,
 ) -> Changes {
@@ -354,10 +354,10 @@ async fn run(kernel: &mut impl Kernel, operation: &Operation) -> Result<(), Refu
 mod tests {
     use super::*;
     use crate::app::kernel::model::ModelKernel;
-    use crate::config::Config;
-    use crate::flags::EndpointFlags;
-    use crate::ownership::LedgerEntry;
-    use crate::rp_filter::STRICT;
+    use nm_mptcp_core::config::Config;
+    use nm_mptcp_core::flags::EndpointFlags;
+    use nm_mptcp_core::ownership::LedgerEntry;
+    use nm_mptcp_core::rp_filter::STRICT;
     use nm_mptcp_core::testing::{desired, plan_of};
 
     const DEFAULT_LIMITS: Limits = Limits {
@@ -535,7 +535,7 @@ mod tests {
             operations: vec![Operation::Delete {
                 id: 3,
                 address: gone.address,
-                why: crate::diff::DeleteReason::NoLongerWanted,
+                why: nm_mptcp_core::diff::DeleteReason::NoLongerWanted,
             }],
             limits_before: DEFAULT_LIMITS,
             limits_during: DEFAULT_LIMITS,

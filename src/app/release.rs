@@ -14,8 +14,8 @@ use super::kernel::Kernel;
 use super::reconcile::{execute, Refused, LOCK_WAIT};
 use crate::adapters::control;
 use crate::adapters::ledger_store::{lock_in, run_dir, LedgerStore, DAEMON_LOCK};
-use crate::changes::{self, Changes, Current};
-use crate::error::{Error, ErrorKind};
+use nm_mptcp_core::changes::{self, Changes, Current};
+use nm_mptcp_core::error::{Error, ErrorKind};
 
 /// How long a stopping daemon may take to finish what it is doing.
 const DAEMON_STOP_WAIT: Duration = Duration::from_secs(5);

@@ -7,13 +7,13 @@ use crate::adapters::kernel::{interfaces, sysctl};
 use crate::adapters::nm;
 use crate::adapters::processes::running;
 use crate::app::reconcile::NM_TIMEOUT;
-use crate::config::Config;
-use crate::limits::Limits;
-use crate::model::KernelEndpoint;
-use crate::modified::ModifiedProfile;
-use crate::ownership::Ledger;
-use crate::planner::Plan;
-use crate::report::{status, HostFacts, Status};
+use nm_mptcp_core::config::Config;
+use nm_mptcp_core::limits::Limits;
+use nm_mptcp_core::model::KernelEndpoint;
+use nm_mptcp_core::modified::ModifiedProfile;
+use nm_mptcp_core::ownership::Ledger;
+use nm_mptcp_core::planner::Plan;
+use nm_mptcp_core::report::{status, HostFacts, Status};
 
 /// Active profiles modified since NetworkManager applied them; none (with a warning in the
 /// log) when NetworkManager cannot say: the status goes on without them.

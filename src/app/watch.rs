@@ -14,8 +14,8 @@ use crate::adapters::kernel::addresses::AddressEvents;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{lock_in, run_dir};
 use crate::adapters::nm::Detail;
-use crate::changes::Backing;
-use crate::error::{Error, ErrorKind};
+use nm_mptcp_core::changes::Backing;
+use nm_mptcp_core::error::{Error, ErrorKind};
 /// Address changes come in bursts (address, then its flags); act once per burst.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 const LOCK_FILE: &str = "watch.lock";

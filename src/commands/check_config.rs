@@ -1,8 +1,8 @@
 //! `nm-mptcp check-config`: validate /etc/nm-mptcp/config.toml without touching anything.
 
 use crate::adapters::config_file;
-use crate::error::Error;
-use crate::report::escaped;
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::escape::escaped;
 
 pub(crate) fn run() -> Result<(), Error> {
     let path = config_file::path();

@@ -9,8 +9,8 @@ use crate::adapters::nm;
 use crate::adapters::nm::Detail;
 use crate::app::reconcile::{self, NmSource};
 use crate::app::{event_span, verdict, watch};
-use crate::changes::Backing;
-use crate::error::{Error, ErrorKind};
+use nm_mptcp_core::changes::Backing;
+use nm_mptcp_core::error::{Error, ErrorKind};
 
 /// Whether NetworkManager owns its name; `true` when the bus cannot say (the error stands).
 async fn nm_on_the_bus() -> bool {

@@ -14,7 +14,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::error::{Error, ErrorKind};
+use nm_mptcp_core::error::{Error, ErrorKind};
 
 /// Print `value` as pretty JSON for programs, or as `render` writes it for people.
 fn print<T: Serialize>(value: &T, json: bool, render: impl Fn(&T) -> String) -> Result<(), Error> {

@@ -5,8 +5,8 @@
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::nm::Detail;
 use crate::app::reconcile::{self, NmSource, Outcome};
-use crate::error::Error;
-use crate::report::render_plan;
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::report::render_plan;
 
 pub(crate) async fn run(json: bool) -> Result<(), Error> {
     let render = |o: &Outcome| render_plan(&o.plan, &o.changes);

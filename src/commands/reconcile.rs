@@ -4,9 +4,9 @@ use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::nm::Detail;
 use crate::app::reconcile::{self, NmSource};
 use crate::app::{event_span, verdict};
-use crate::changes::Backing;
-use crate::error::Error;
-use crate::report::change_lines;
+use nm_mptcp_core::changes::Backing;
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::report::change_lines;
 
 pub(crate) async fn run() -> Result<(), Error> {
     let span = event_span("none", "reconcile");

@@ -3,8 +3,8 @@
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::app::release::release;
 use crate::app::{event_span, verdict};
-use crate::error::Error;
-use crate::report::change_lines;
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::report::change_lines;
 
 pub(crate) async fn run() -> Result<(), Error> {
     let span = event_span("none", "release");

@@ -8,8 +8,8 @@ use crate::adapters::ledger_store::{ledger_readable, read_ledger, run_dir};
 use crate::adapters::nm::{self, Detail};
 use crate::app::reconcile::{survey, NmSource, NM_TIMEOUT};
 use crate::app::status::{modified_profiles, report};
-use crate::error::Error;
-use crate::report::render_status;
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::report::render_status;
 
 pub(crate) async fn run(json: bool) -> Result<(), Error> {
     // A broken configuration is reported here too, as by every command that reads it.

@@ -2,7 +2,7 @@
 //! (see `app::watch`).
 
 use crate::app::watch;
-use crate::error::Error;
+use nm_mptcp_core::error::Error;
 
 pub(crate) async fn run(seconds: u64) -> Result<(), Error> {
     watch::run(seconds).await

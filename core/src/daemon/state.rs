@@ -287,7 +287,7 @@ impl DaemonState {
                 self.observe(Cause::NetworkManager);
                 // NetworkManager commits no address of its own for these.
                 (!activation.vpn && !activation.external)
-                    .then(|| Follow::Activation(now, activation))
+                    .then_some(Follow::Activation(now, activation))
             }
             NmSignal::ObjectsChanged | NmSignal::PlanningInputChanged => {
                 self.stale = true;

@@ -324,7 +324,7 @@ fn an_activation_a_completed_read_has_seen_needs_no_stand_in() {
         devices: vec![provisional("e1", "198.51.100.2")],
     });
     assert!(!actions.contains(&Action::ReloadNmConf), "{actions:?}");
-    assert!(d.state.planning_view(Scope::Held, d.now).unwrap().devices[0].activating == false);
+    assert!(!d.state.planning_view(Scope::Held, d.now).unwrap().devices[0].activating);
 }
 
 #[test]

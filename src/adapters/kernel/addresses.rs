@@ -5,8 +5,8 @@
 use futures_util::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 
-use crate::error::Error;
-use crate::model::KernelAddress;
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::model::KernelAddress;
 
 /// An rtnetlink socket for address dumps; its connection task runs on the current runtime.
 pub(crate) struct AddressHandle {

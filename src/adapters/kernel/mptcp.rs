@@ -10,10 +10,10 @@ use netlink_packet_generic::GenlMessage;
 use nix::errno::Errno;
 
 use super::mptcp_wire::{AddrAttr, Command, PmAttr, PmMessage};
-use crate::error::Error;
-use crate::flags::EndpointFlags;
-use crate::limits::Limits;
-use crate::model::{DesiredEndpoint, KernelEndpoint};
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::flags::EndpointFlags;
+use nm_mptcp_core::limits::Limits;
+use nm_mptcp_core::model::{DesiredEndpoint, KernelEndpoint};
 
 /// A change the kernel did not make: refused with an errno (so callers can tell EEXIST from
 /// ERANGE), or lost on the way (the socket failed, a reply did not parse).
@@ -219,7 +219,7 @@ mod tests {
             outer.emit(&mut buffer);
             if let Ok(message) = PmMessage::parse_with_param(&buffer, GenlHeader { cmd: 3, version: 1 }) {
                 if let Err(e) = endpoint_from(&message.attrs) {
-                    prop_assert_eq!(e.kind, crate::error::ErrorKind::Kernel);
+                    prop_assert_eq!(e.kind, nm_mptcp_core::error::ErrorKind::Kernel);
                 }
             }
         }

@@ -4,7 +4,7 @@
 
 use super::addresses::AddressHandle;
 use super::mptcp::MptcpHandle;
-use crate::error::Error;
+use nm_mptcp_core::error::Error;
 
 pub(crate) struct NetlinkKernel {
     pub(crate) mptcp: MptcpHandle,

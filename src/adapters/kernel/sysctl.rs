@@ -3,7 +3,7 @@
 use std::fs;
 use std::io;
 
-use crate::model::is_valid_interface_name;
+use nm_mptcp_core::model::is_valid_interface_name;
 
 const MPTCP_ENABLED: &str = "/proc/sys/net/mptcp/enabled";
 const PATH_MANAGER: &str = "/proc/sys/net/mptcp/path_manager";

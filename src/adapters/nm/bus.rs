@@ -7,7 +7,7 @@ use std::time::Duration;
 use zbus::Connection;
 
 use super::{BUS_NAME, IFACE_PROPERTIES};
-use crate::error::Error;
+use nm_mptcp_core::error::Error;
 
 /// `work`, or a clear error once NetworkManager has taken longer than `timeout`.
 pub(crate) async fn within<T>(

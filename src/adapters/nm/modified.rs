@@ -12,9 +12,9 @@ use zbus::Connection;
 use super::bus::{call, get_all};
 use super::dicts::{interface_name, ActiveConnection, Device, Manager};
 use super::{IFACE_ACTIVE, IFACE_DEVICE, IFACE_ROOT, IFACE_SETTINGS_CONNECTION, ROOT_PATH};
-use crate::error::Error;
-use crate::model::ProfileRef;
-use crate::modified::{ModifiedProfile, PendingModify};
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::model::ProfileRef;
+use nm_mptcp_core::modified::{ModifiedProfile, PendingModify};
 
 /// A connection's settings, group by group (`a{sa{sv}}`).
 type Settings = HashMap<String, HashMap<String, OwnedValue>>;

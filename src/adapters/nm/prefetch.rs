@@ -19,8 +19,8 @@ use super::read::device_from;
 use super::{
     IFACE_DEVICE, IFACE_ROOT, IFACE_SETTINGS, IFACE_SETTINGS_CONNECTION, ROOT_PATH, SETTINGS_PATH,
 };
-use crate::error::Error;
-use crate::nm_view::NmDevice;
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::nm_view::NmDevice;
 
 /// NetworkManager's devices and saved profiles, by object path.
 #[derive(Default)]

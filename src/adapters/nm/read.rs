@@ -21,11 +21,11 @@ use super::{
     is_external, IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6, IFACE_ROOT,
     ROOT_PATH,
 };
-use crate::error::Error;
-use crate::model::ProfileRef;
-use crate::nm_conf::DeviceMatch;
-use crate::nm_version::NmVersion;
-use crate::nm_view::{Method, NmDevice, NmFamily, NmView, StaticRoute};
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::model::ProfileRef;
+use nm_mptcp_core::nm_conf::DeviceMatch;
+use nm_mptcp_core::nm_version::NmVersion;
+use nm_mptcp_core::nm_view::{Method, NmDevice, NmFamily, NmView, StaticRoute};
 
 /// `NM_DEVICE_STATE_IP_CONFIG` .. `NM_DEVICE_STATE_ACTIVATED`: NetworkManager commits
 /// IP configuration (and so endpoints) in these states.

@@ -12,7 +12,7 @@ use super::{
     is_external, BUS_NAME, IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6,
     IFACE_OBJECT_MANAGER, IFACE_PROPERTIES, IFACE_ROOT, IFACE_SETTINGS, IFACE_SETTINGS_CONNECTION,
 };
-use crate::error::Error;
+use nm_mptcp_core::error::Error;
 
 /// Interfaces whose properties and state planning reads.
 const PLANNED_INTERFACES: [&str; 6] = [

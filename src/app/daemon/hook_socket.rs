@@ -54,7 +54,7 @@ impl Hooks {
                 return None;
             }
             Err(e) => {
-                tracing::warn!(request = %crate::report::escaped(line.trim_end()), error = %e, "hook event failed");
+                tracing::warn!(request = %nm_mptcp_core::escape::escaped(line.trim_end()), error = %e, "hook event failed");
                 tokio::spawn(async move { send_reply(&mut reply, &Err(e)).await });
                 return None;
             }
@@ -90,7 +90,7 @@ impl Hooks {
         };
         if let Err(e) = &result {
             let request = format!("{} {}", waiting.interface, waiting.action);
-            tracing::warn!(request = %crate::report::escaped(&request), error = %e, "hook event failed");
+            tracing::warn!(request = %nm_mptcp_core::escape::escaped(&request), error = %e, "hook event failed");
         }
         tokio::spawn(async move { send_reply(&mut waiting.reply, &result).await });
     }

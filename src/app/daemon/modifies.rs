@@ -11,7 +11,7 @@ use super::shell::Finished;
 use crate::adapters::config_file;
 use crate::adapters::nm;
 use crate::app::reconcile::NM_TIMEOUT;
-use crate::report::escaped;
+use nm_mptcp_core::escape::escaped;
 
 /// Compare the active profiles' saved and applied settings on a task of its own.
 pub(super) fn compare(

@@ -1,0 +1,155 @@
+//! `status` and `plan` for people.
+
+use std::fmt::Write;
+
+use crate::changes::Changes;
+use crate::model::code;
+use crate::nm_version::NmVersion;
+use crate::planner::{AddressDecision, Decision, Plan};
+
+use super::*;
+use crate::escape::escaped;
+
+/// `net.mptcp.enabled` in the words both reports use.
+fn sysctl_word(enabled: Option<bool>) -> &'static str {
+    match enabled {
+        Some(true) => "1",
+        Some(false) => "0",
+        None => "missing",
+    }
+}
+
+/// The line both reports open with.
+fn header(out: &mut String, nm_version: NmVersion, enabled: Option<bool>) {
+    let _ = write!(
+        out,
+        "NetworkManager {nm_version}   net.mptcp.enabled {}",
+        sysctl_word(enabled)
+    );
+}
+
+/// One address and what became of it, in both reports.
+fn address_line(out: &mut String, a: &AddressDecision, verdict: &str) {
+    let _ = writeln!(
+        out,
+        "  {:<40} {:<24} {}",
+        a.address.to_string(),
+        verdict.trim_end(),
+        code(&a.reason)
+    );
+}
+
+pub fn render_status(status: &Status) -> String {
+    let mut out = String::new();
+    header(&mut out, status.nm_version, status.sysctl.enabled);
+    let _ = writeln!(
+        out,
+        "   path manager {}",
+        status
+            .sysctl
+            .path_manager
+            .as_deref()
+            .map_or("unknown".to_owned(), escaped)
+    );
+    let _ = writeln!(out, "limits: {}\n", status.limits);
+    let _ = writeln!(
+        out,
+        "{:<4} {:<40} {:<16} {:<24} {:<9} PROFILE",
+        "ID", "ADDRESS", "INTERFACE", "FLAGS", "OWNER"
+    );
+    for e in &status.endpoints {
+        let address = match e.port {
+            Some(port) => format!("{} port {port}", e.address),
+            None => e.address.to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<4} {:<40} {:<16} {:<24} {:<9} {}",
+            e.id,
+            address,
+            e.interface.as_deref().map_or("-".to_owned(), escaped),
+            e.flags.to_string(),
+            code(&e.owner),
+            e.profile.as_deref().map_or("-".to_owned(), escaped)
+        );
+    }
+    if status.endpoints.is_empty() {
+        let _ = writeln!(out, "(no endpoints)");
+    }
+    for p in &status.profiles {
+        let _ = writeln!(
+            out,
+            "\nprofile {:?} on {} ({})",
+            p.id,
+            escaped(&p.interface),
+            p.flags
+        );
+        for a in &p.addresses {
+            address_line(&mut out, a, &code(&a.decision));
+        }
+    }
+    if !status.rp_filter.is_empty() {
+        let _ = writeln!(out);
+    }
+    for r in &status.rp_filter {
+        let value = r.value.map_or("-".to_owned(), |v| v.to_string());
+        let by = if r.relaxed_by_nm_mptcp {
+            " (relaxed from 1 by nm-mptcp)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "rp_filter {} = {value}{by}", escaped(&r.interface));
+    }
+    if !status.warnings.is_empty() {
+        let _ = writeln!(out, "\nwarnings:");
+    }
+    for w in &status.warnings {
+        let _ = writeln!(out, "  - {w}");
+    }
+    out
+}
+
+/// `plan`: every device's addresses with their decision, then what would change.
+pub fn render_plan(plan: &Plan, changes: &Changes) -> String {
+    let mut out = String::new();
+    header(&mut out, plan.nm_version, plan.sysctl_enabled);
+    let _ = writeln!(out);
+    for device in &plan.devices {
+        let _ = writeln!(
+            out,
+            "\n{} (profile {:?}, flags {} from {})",
+            escaped(&device.interface),
+            device.profile.id,
+            device.flags.names().join(","),
+            code(&device.flags_source)
+        );
+        if device.addresses.is_empty() {
+            let _ = writeln!(out, "  no addresses");
+        }
+        for a in &device.addresses {
+            let verdict = match a.decision {
+                Decision::Endpoint => format!("endpoint {}", device.endpoint_flags),
+                Decision::Skipped => "skipped".to_owned(),
+            };
+            address_line(&mut out, a, &verdict);
+        }
+    }
+    let _ = writeln!(out);
+    if changes.is_empty() {
+        let _ = writeln!(out, "kernel already matches: nothing to do");
+    }
+    for line in change_lines(changes) {
+        let _ = writeln!(out, "would {line}");
+    }
+    out
+}
+
+/// Each change in `ip mptcp` words, in the order they are made.
+pub fn change_lines(changes: &Changes) -> Vec<String> {
+    let mut lines: Vec<String> = changes.operations.iter().map(|o| o.to_string()).collect();
+    if changes.limits != changes.limits_before {
+        lines.push(format!("limits set {}", changes.limits));
+    }
+    lines.extend(changes.rp_filter.iter().map(|c| c.to_string()));
+    lines
+}
