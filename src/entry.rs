@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use tracing::level_filters::LevelFilter;
 
+use crate::app::context::Context;
 use crate::cli::{self, Command};
 use nm_mptcp_core::error::{Error, ErrorKind};
 
@@ -24,18 +25,26 @@ pub fn main() -> ExitCode {
         return hook(event, false);
     }
     let result = match cli.command {
-        Command::CheckConfig => crate::commands::check_config::run(),
+        Command::CheckConfig => crate::commands::check_config::run(&Context::from_environment()),
         command => {
             logging(matches!(command, Command::Daemon));
+            // After logging starts: an odd NM_MPTCP_RUN_DIR is worth a warning.
+            let context = Context::from_environment();
             runtime().and_then(|runtime| {
                 runtime.block_on(async {
                     match command {
-                        Command::Reconcile => crate::commands::reconcile::run().await,
-                        Command::Release => crate::commands::release::run().await,
-                        Command::Plan(output) => crate::commands::plan::run(output.json).await,
-                        Command::Status(output) => crate::commands::status::run(output.json).await,
-                        Command::Watch { seconds } => crate::commands::watch::run(seconds).await,
-                        Command::Daemon => crate::commands::daemon::run().await,
+                        Command::Reconcile => crate::commands::reconcile::run(&context).await,
+                        Command::Release => crate::commands::release::run(&context).await,
+                        Command::Plan(output) => {
+                            crate::commands::plan::run(&context, output.json).await
+                        }
+                        Command::Status(output) => {
+                            crate::commands::status::run(&context, output.json).await
+                        }
+                        Command::Watch { seconds } => {
+                            crate::commands::watch::run(&context, seconds).await
+                        }
+                        Command::Daemon => crate::commands::daemon::run(&context).await,
                         Command::CheckConfig | Command::Hook(_) => unreachable!("handled above"),
                     }
                 })
@@ -49,11 +58,12 @@ pub fn main() -> ExitCode {
 /// (most of the hook's cost is starting up), else handled here. `from_dispatcher`: run by
 /// nm-dispatcher (or as its script), not typed by hand.
 fn hook(args: &[OsString], from_dispatcher: bool) -> ExitCode {
+    let context = &Context::from_environment();
     let event = match crate::adapters::dispatcher::parse(args) {
         Ok(event) => event,
         Err(e) => return exit(Err(e)),
     };
-    let why_alone = match crate::commands::hook::answer_without_runtime(&event) {
+    let why_alone = match crate::commands::hook::answer_without_runtime(context, &event) {
         crate::adapters::control::Forwarded::Answered(verdict) => return exit(verdict),
         crate::adapters::control::Forwarded::Alone(why) => why,
     };
@@ -61,11 +71,9 @@ fn hook(args: &[OsString], from_dispatcher: bool) -> ExitCode {
     if let Some(why) = why_alone {
         tracing::warn!("{why}; working alone");
     }
-    exit(
-        runtime().and_then(|runtime| {
-            runtime.block_on(crate::commands::hook::run(&event, from_dispatcher))
-        }),
-    )
+    exit(runtime().and_then(|runtime| {
+        runtime.block_on(crate::commands::hook::run(context, &event, from_dispatcher))
+    }))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

@@ -181,3 +181,42 @@ impl DesiredEndpoint {
             && kernel.port == 0
     }
 }
+
+/// The kernel's MPTCP path manager (`net.mptcp.path_manager`, or `pm_type` before 6.15). In
+/// JSON and on D-Bus its name, as the sysctl says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum PathManager {
+    /// The in-kernel path manager: it uses the endpoints.
+    Kernel,
+    /// A userspace daemon decides (mptcpd): the kernel ignores the endpoints.
+    Userspace,
+    /// A name this version does not know.
+    Other(String),
+}
+
+impl PathManager {
+    pub fn name(&self) -> &str {
+        match self {
+            PathManager::Kernel => "kernel",
+            PathManager::Userspace => "userspace",
+            PathManager::Other(name) => name,
+        }
+    }
+}
+
+impl From<String> for PathManager {
+    fn from(name: String) -> PathManager {
+        match name.as_str() {
+            "kernel" => PathManager::Kernel,
+            "userspace" => PathManager::Userspace,
+            _ => PathManager::Other(name),
+        }
+    }
+}
+
+impl From<PathManager> for String {
+    fn from(path_manager: PathManager) -> String {
+        path_manager.name().to_owned()
+    }
+}

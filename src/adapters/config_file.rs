@@ -13,7 +13,7 @@ pub(crate) const DEFAULT_PATH: &str = "/etc/nm-mptcp/config.toml";
 const MAX_SIZE: u64 = 64 * 1024;
 
 /// The configuration file in use: `NM_MPTCP_CONFIG`, else /etc/nm-mptcp/config.toml.
-pub(crate) fn path() -> PathBuf {
+pub(crate) fn path_from_environment() -> PathBuf {
     std::env::var_os("NM_MPTCP_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))

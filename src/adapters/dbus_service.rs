@@ -15,7 +15,7 @@ use zbus::zvariant::{OwnedValue, Value};
 use zbus::Connection;
 
 use nm_mptcp_core::error::{Error, ErrorKind};
-use nm_mptcp_core::model::code;
+use nm_mptcp_core::model::{code, PathManager};
 use nm_mptcp_core::report::Status;
 
 pub(crate) const NAME: &str = "io.github.nm_mptcp1";
@@ -225,7 +225,11 @@ fn sysctl_of(s: &Status) -> Dict {
         Some(false) => "0",
         None => "missing",
     };
-    let path_manager = s.sysctl.path_manager.as_deref().unwrap_or("unknown");
+    let path_manager = s
+        .sysctl
+        .path_manager
+        .as_ref()
+        .map_or("unknown", PathManager::name);
     dict([
         ("MptcpEnabled", Value::from(enabled)),
         ("PathManager", Value::from(path_manager.to_owned())),

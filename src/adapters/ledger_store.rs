@@ -25,7 +25,7 @@ pub const DAEMON_LOCK: &str = "daemon.lock";
 /// `/run/nm-mptcp`, or `NM_MPTCP_RUN_DIR` where a test or a packager moves it (an absolute
 /// path; an empty or relative value is ignored, with a warning: state must not land in
 /// whatever the working directory is).
-pub fn run_dir() -> PathBuf {
+pub fn run_dir_from_environment() -> PathBuf {
     match std::env::var_os("NM_MPTCP_RUN_DIR").map(PathBuf::from) {
         Some(dir) if dir.is_absolute() => dir,
         Some(dir) => {

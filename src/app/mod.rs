@@ -1,6 +1,7 @@
 //! The application: carrying out reconciliations (`reconcile`, against the kernel behind
 //! `kernel::Kernel`), the resident daemon, the address watcher, and logging.
 
+pub(crate) mod context;
 pub(crate) mod daemon;
 pub(crate) mod kernel;
 pub(crate) mod logging;

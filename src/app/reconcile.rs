@@ -10,10 +10,10 @@ use std::time::Duration;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
+use super::context::Context;
 use super::kernel::{Kernel, KernelState};
-use crate::adapters::config_file;
 use crate::adapters::kernel::mptcp::Refusal;
-use crate::adapters::ledger_store::{read_ledger, run_dir, LedgerStore};
+use crate::adapters::ledger_store::{read_ledger, LedgerStore};
 use crate::adapters::nm::{self, Detail};
 use crate::adapters::nm_conf_files;
 use nm_mptcp_core::changes::{changes, Backing, Changes, Current};
@@ -148,11 +148,12 @@ fn changes_for(
 /// What a dispatcher event would do now, without changing anything (and without waiting
 /// for the lock).
 pub(crate) async fn dry_run(
+    context: &Context,
     kernel: &mut impl Kernel,
     source: NmSource<'_>,
 ) -> Result<Outcome, Error> {
-    let config = config_file::load(&config_file::path())?;
-    let ledger = read_ledger(&run_dir());
+    let config = context.config()?;
+    let ledger = read_ledger(&context.run_dir);
     let survey = survey(kernel, &ledger, None, source).await?;
     let changes = changes_for(&survey, &ledger, &config, kernel, Backing::Event);
     Ok(Outcome {
@@ -166,13 +167,14 @@ pub(crate) async fn dry_run(
 /// Make the kernel hold what the plan asks for, under the lock. A broken configuration file
 /// stops everything before anything is touched.
 pub(crate) async fn apply(
+    context: &Context,
     kernel: &mut impl Kernel,
     going_down: Option<&str>,
     source: NmSource<'_>,
     backing: Backing,
 ) -> Result<Outcome, Error> {
-    let config = config_file::load(&config_file::path())?;
-    let store = LedgerStore::lock_async(&run_dir(), LOCK_WAIT).await?;
+    let config = context.config()?;
+    let store = LedgerStore::lock_async(&context.run_dir, LOCK_WAIT).await?;
     let ledger = store.load();
     if config.enable_mptcp && kernel.mptcp_enabled() == Some(false) {
         kernel

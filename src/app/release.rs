@@ -10,10 +10,11 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::context::Context;
 use super::kernel::Kernel;
 use super::reconcile::{execute, Refused, LOCK_WAIT};
 use crate::adapters::control;
-use crate::adapters::ledger_store::{lock_in, run_dir, LedgerStore, DAEMON_LOCK};
+use crate::adapters::ledger_store::{lock_in, LedgerStore, DAEMON_LOCK};
 use nm_mptcp_core::changes::{self, Changes, Current};
 use nm_mptcp_core::error::{Error, ErrorKind};
 
@@ -28,10 +29,13 @@ pub(crate) struct Released {
     pub daemon_stopped: Option<i32>,
 }
 
-pub(crate) async fn release(kernel: &mut impl Kernel) -> Result<Released, Error> {
-    let dir = run_dir();
-    let daemon_stopped = stop_daemon(&dir)?;
-    let store = LedgerStore::lock_async(&dir, LOCK_WAIT).await?;
+pub(crate) async fn release(
+    context: &Context,
+    kernel: &mut impl Kernel,
+) -> Result<Released, Error> {
+    let dir = &context.run_dir;
+    let daemon_stopped = stop_daemon(dir)?;
+    let store = LedgerStore::lock_async(dir, LOCK_WAIT).await?;
     let ledger = store.load();
     let endpoints = kernel.endpoints().await?;
     let limits = kernel.limits().await?;

@@ -7,12 +7,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::context::Context;
 use super::event_span;
 use super::reconcile::{self, NmSource};
 use crate::adapters::files::{self, Links};
 use crate::adapters::kernel::addresses::AddressEvents;
 use crate::adapters::kernel::netlink::NetlinkKernel;
-use crate::adapters::ledger_store::{lock_in, run_dir};
+use crate::adapters::ledger_store::lock_in;
 use crate::adapters::nm::Detail;
 use nm_mptcp_core::changes::Backing;
 use nm_mptcp_core::error::{Error, ErrorKind};
@@ -22,11 +23,11 @@ const LOCK_FILE: &str = "watch.lock";
 const DEADLINE_FILE: &str = "watch-until";
 
 /// Watch for `seconds` (or until an earlier watcher's later deadline).
-pub(crate) async fn run(seconds: u64) -> Result<(), Error> {
-    let dir = run_dir();
-    extend_deadline(&dir, seconds)?;
+pub(crate) async fn run(context: &Context, seconds: u64) -> Result<(), Error> {
+    let dir = &context.run_dir;
+    extend_deadline(dir, seconds)?;
     // One watcher at a time; a second one only pushed the first one's deadline out.
-    let _lock = match lock_in(&dir, LOCK_FILE, Duration::ZERO) {
+    let _lock = match lock_in(dir, LOCK_FILE, Duration::ZERO) {
         Ok(lock) => lock,
         Err(e) if e.kind == ErrorKind::Busy => return Ok(()),
         Err(e) => return Err(e),
@@ -36,7 +37,7 @@ pub(crate) async fn run(seconds: u64) -> Result<(), Error> {
     let mut events = AddressEvents::subscribe()?;
     let mut kernel = NetlinkKernel::connect()?;
     loop {
-        let Some(remaining) = time_left(&dir) else {
+        let Some(remaining) = time_left(dir) else {
             return Ok(());
         };
         tokio::select! {
@@ -46,7 +47,7 @@ pub(crate) async fn run(seconds: u64) -> Result<(), Error> {
                 }
                 tokio::time::sleep(DEBOUNCE).await;
                 events.drain();
-                let apply = reconcile::apply(&mut kernel, None, NmSource::Read(Detail::Planning), Backing::Signals);
+                let apply = reconcile::apply(context, &mut kernel, None, NmSource::Read(Detail::Planning), Backing::Signals);
                 let applied = apply.await;
                 if reconcile::kernel_failed(&applied) {
                     kernel.reconnect();

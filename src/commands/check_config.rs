@@ -1,12 +1,12 @@
 //! `nm-mptcp check-config`: validate /etc/nm-mptcp/config.toml without touching anything.
 
-use crate::adapters::config_file;
+use crate::app::context::Context;
 use nm_mptcp_core::error::Error;
 use nm_mptcp_core::escape::escaped;
 
-pub(crate) fn run() -> Result<(), Error> {
-    let path = config_file::path();
-    let config = config_file::load(&path)?;
+pub(crate) fn run(context: &Context) -> Result<(), Error> {
+    let path = &context.config_path;
+    let config = context.config()?;
     super::emit(&format!(
         "{}: ok\nlimits: subflows {}, add_addr_accepted {}; kernel.enable_mptcp {}; rp_filter.relax {}; profiles.apply_on_modify {}; daemon.check_interval {}\n",
         escaped(&path.display().to_string()),

@@ -4,9 +4,9 @@
 use crate::adapters::control::{self, Forwarded};
 use crate::adapters::dispatcher::{Action, Event};
 use crate::adapters::kernel::netlink::NetlinkKernel;
-use crate::adapters::ledger_store::run_dir;
 use crate::adapters::nm;
 use crate::adapters::nm::Detail;
+use crate::app::context::Context;
 use crate::app::reconcile::{self, NmSource};
 use crate::app::{event_span, verdict, watch};
 use nm_mptcp_core::changes::Backing;
@@ -23,20 +23,29 @@ async fn nm_on_the_bus() -> bool {
 
 /// Before any runtime or logging starts: answered when the event needs no work or a daemon
 /// handled it, else the hook must do the work itself.
-pub(crate) fn answer_without_runtime(event: &Event) -> Forwarded {
+pub(crate) fn answer_without_runtime(context: &Context, event: &Event) -> Forwarded {
     if let Action::Ignored(_) = event.action {
         return Forwarded::Answered(Ok(()));
     }
-    control::forward(&run_dir(), event.interface_name(), event.action.name())
+    control::forward(
+        &context.run_dir,
+        event.interface_name(),
+        event.action.name(),
+    )
 }
 
 /// `from_dispatcher`: nm-dispatcher ran the hook, so NetworkManager absent from the bus is
 /// NetworkManager starting or stopping (1.52 sends an event then), not a failure.
-pub(crate) async fn run(event: &Event, from_dispatcher: bool) -> Result<(), Error> {
+pub(crate) async fn run(
+    context: &Context,
+    event: &Event,
+    from_dispatcher: bool,
+) -> Result<(), Error> {
     let span = event_span(event.interface_name(), event.action.name());
     let _entered = span.enter();
     let mut kernel = NetlinkKernel::connect()?;
     let applied = reconcile::apply(
+        context,
         &mut kernel,
         event.going_down(),
         NmSource::Read(Detail::Planning),

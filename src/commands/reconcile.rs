@@ -2,17 +2,19 @@
 
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::nm::Detail;
+use crate::app::context::Context;
 use crate::app::reconcile::{self, NmSource};
 use crate::app::{event_span, verdict};
 use nm_mptcp_core::changes::Backing;
 use nm_mptcp_core::error::Error;
 use nm_mptcp_core::report::change_lines;
 
-pub(crate) async fn run() -> Result<(), Error> {
+pub(crate) async fn run(context: &Context) -> Result<(), Error> {
     let span = event_span("none", "reconcile");
     let _entered = span.enter();
     let mut kernel = NetlinkKernel::connect()?;
     let outcome = reconcile::apply(
+        context,
         &mut kernel,
         None,
         NmSource::Read(Detail::Planning),

@@ -2,23 +2,23 @@
 //! every profile why each address is or is not an endpoint. Changes nothing; works for any
 //! user that can read the system bus and netlink (ownership is then inferred from the plan).
 
-use crate::adapters::config_file;
 use crate::adapters::kernel::netlink::NetlinkKernel;
-use crate::adapters::ledger_store::{ledger_readable, read_ledger, run_dir};
+use crate::adapters::ledger_store::{ledger_readable, read_ledger};
 use crate::adapters::nm::{self, Detail};
+use crate::app::context::Context;
 use crate::app::reconcile::{survey, NmSource, NM_TIMEOUT};
 use crate::app::status::{modified_profiles, report};
 use nm_mptcp_core::error::Error;
 use nm_mptcp_core::report::render_status;
 
-pub(crate) async fn run(json: bool) -> Result<(), Error> {
+pub(crate) async fn run(context: &Context, json: bool) -> Result<(), Error> {
     // A broken configuration is reported here too, as by every command that reads it.
-    let config = config_file::load(&config_file::path())?;
+    let config = context.config()?;
     if let Some(printed) = super::print_from_daemon("Describe", json, render_status).await {
         return printed;
     }
-    let dir = run_dir();
-    let ledger = ledger_readable(&dir).then(|| read_ledger(&dir));
+    let dir = &context.run_dir;
+    let ledger = ledger_readable(dir).then(|| read_ledger(dir));
     let mut kernel = NetlinkKernel::connect()?;
     let survey = survey(
         &mut kernel,
@@ -36,7 +36,7 @@ pub(crate) async fn run(json: bool) -> Result<(), Error> {
         &survey.kernel,
         survey.limits,
         ledger.as_ref(),
-        &dir,
+        dir,
         &config,
         &modified,
     );

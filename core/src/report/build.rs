@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::flags::EndpointFlags;
 use crate::limits::Limits;
-use crate::model::KernelEndpoint;
+use crate::model::{KernelEndpoint, PathManager};
 use crate::modified::{ModifiedProfile, MPTCP_FLAGS_KEY};
 use crate::ownership::Ledger;
 use crate::planner::Plan;
@@ -13,7 +13,7 @@ use crate::escape::escaped;
 
 /// What status reports beyond the plan and the kernel's endpoints.
 pub struct HostFacts<'a> {
-    pub path_manager: Option<String>,
+    pub path_manager: Option<PathManager>,
     /// The kernel's (major, minor).
     pub kernel_release: Option<(u32, u32)>,
     pub mptcpd_running: bool,
@@ -98,7 +98,7 @@ fn host_warnings(
     if plan.sysctl_enabled == Some(false) {
         warnings.push(Warning::MptcpDisabled);
     }
-    if facts.path_manager.as_deref() == Some("userspace") {
+    if facts.path_manager == Some(PathManager::Userspace) {
         warnings.push(Warning::UserspacePathManager);
     }
     if facts.mptcpd_running {

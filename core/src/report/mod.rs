@@ -19,6 +19,7 @@ use crate::escape::escaped;
 use crate::flags::EndpointFlags;
 use crate::limits::Limits;
 use crate::model::code;
+use crate::model::PathManager;
 use crate::nm_version::NmVersion;
 use crate::planner::AddressDecision;
 
@@ -175,7 +176,7 @@ pub struct LimitSettings {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Sysctl {
     pub enabled: Option<bool>,
-    pub path_manager: Option<String>,
+    pub path_manager: Option<PathManager>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -48,8 +48,8 @@ pub fn render_status(status: &Status) -> String {
         status
             .sysctl
             .path_manager
-            .as_deref()
-            .map_or("unknown".to_owned(), escaped)
+            .as_ref()
+            .map_or("unknown".to_owned(), |pm| escaped(pm.name()))
     );
     let _ = writeln!(out, "limits: {}\n", status.limits);
     let _ = writeln!(

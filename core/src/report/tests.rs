@@ -20,7 +20,7 @@ fn wanted(address: &str, profile: &str) -> DesiredEndpoint {
 
 fn facts<'a>(names: &'a dyn Fn(u32) -> Option<String>) -> HostFacts<'a> {
     HostFacts {
-        path_manager: Some("kernel".into()),
+        path_manager: Some(PathManager::Kernel),
         kernel_release: Some((6, 1)),
         mptcpd_running: false,
         interface_name: names,
@@ -90,7 +90,7 @@ fn host_problems_are_warned_about_with_stable_codes() {
     plan.sysctl_enabled = Some(false);
     let names = |_| None;
     let mut facts = facts(&names);
-    facts.path_manager = Some("userspace".into());
+    facts.path_manager = Some(PathManager::Userspace);
     facts.mptcpd_running = true;
     let s = status(&plan, &kernel, LIMITS, Some(&Ledger::default()), &facts);
     let codes: Vec<String> = s.warnings.iter().map(Warning::code).collect();

@@ -3,7 +3,7 @@
 use std::fs;
 use std::io;
 
-use nm_mptcp_core::model::is_valid_interface_name;
+use nm_mptcp_core::model::{is_valid_interface_name, PathManager};
 
 const MPTCP_ENABLED: &str = "/proc/sys/net/mptcp/enabled";
 const PATH_MANAGER: &str = "/proc/sys/net/mptcp/path_manager";
@@ -25,11 +25,14 @@ pub(crate) fn enable_mptcp() -> io::Result<()> {
 
 /// The kernel's path manager: "kernel" or "userspace" (`path_manager`, or `pm_type` 0/1 on
 /// kernels before 6.15).
-pub(crate) fn path_manager() -> Option<String> {
+pub(crate) fn path_manager() -> Option<PathManager> {
     if let Ok(name) = fs::read_to_string(PATH_MANAGER) {
-        return Some(name.trim().to_owned());
+        return Some(PathManager::from(name.trim().to_owned()));
     }
-    read_number(PM_TYPE).map(|t| if t == 1 { "userspace" } else { "kernel" }.to_owned())
+    read_number(PM_TYPE).map(|t| match t {
+        1 => PathManager::Userspace,
+        _ => PathManager::Kernel,
+    })
 }
 
 fn rp_filter_path(interface: &str) -> Option<String> {

@@ -59,6 +59,37 @@ pub(super) struct Device {
     pub ip6_config: Option<OwnedObjectPath>,
 }
 
+impl Device {
+    pub fn state(&self) -> DeviceState {
+        DeviceState::from_code(self.state)
+    }
+}
+
+/// `NMDeviceState`, as far as nm-mptcp tells the states apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DeviceState {
+    /// Unknown, unmanaged, unavailable or disconnected.
+    Inactive,
+    /// Prepare, config, need-auth: the profile is applied, no IP configuration yet.
+    Activating,
+    /// IP config, IP check, secondaries, activated: NetworkManager commits IP configuration
+    /// (and so endpoints) in these.
+    WithIp,
+    /// Deactivating or failed.
+    Leaving,
+}
+
+impl DeviceState {
+    pub fn from_code(code: u32) -> DeviceState {
+        match code {
+            40..=60 => DeviceState::Activating,
+            70..=100 => DeviceState::WithIp,
+            110.. => DeviceState::Leaving,
+            _ => DeviceState::Inactive,
+        }
+    }
+}
+
 /// `org.freedesktop.NetworkManager.DHCP4Config` and `DHCP6Config`.
 #[derive(Debug, Default, DeserializeDict, Type)]
 #[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]

@@ -14,8 +14,8 @@ use zbus::Connection;
 
 use super::bus::{call, get_all, owner_pid, system_bus, within};
 use super::dicts::{
-    interface_name, ActiveConnection, AppliedSettings, Device, DhcpConfig, DhcpOptions, Ip6Config,
-    IpSettings, Manager,
+    interface_name, ActiveConnection, AppliedSettings, Device, DeviceState, DhcpConfig,
+    DhcpOptions, Ip6Config, IpSettings, Manager,
 };
 use super::{
     is_external, IFACE_ACTIVE, IFACE_DEVICE, IFACE_DHCP4, IFACE_DHCP6, IFACE_IP6, IFACE_ROOT,
@@ -26,10 +26,6 @@ use nm_mptcp_core::model::ProfileRef;
 use nm_mptcp_core::nm_conf::DeviceMatch;
 use nm_mptcp_core::nm_version::NmVersion;
 use nm_mptcp_core::nm_view::{Method, NmDevice, NmFamily, NmView, StaticRoute};
-
-/// `NM_DEVICE_STATE_IP_CONFIG` .. `NM_DEVICE_STATE_ACTIVATED`: NetworkManager commits
-/// IP configuration (and so endpoints) in these states.
-const DEVICE_STATES_WITH_IP: std::ops::RangeInclusive<u32> = 70..=100;
 
 /// How much of NetworkManager a read covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +104,7 @@ async fn read_device(
     let (Some(props), Some(settings)) = (props, applied) else {
         return Ok(None);
     };
-    if !DEVICE_STATES_WITH_IP.contains(&props.state) {
+    if props.state() != DeviceState::WithIp {
         return Ok(None);
     }
     let mut device = device_from(&props, settings, external, false);

@@ -7,11 +7,17 @@ use nm_mptcp_core::nm_conf::NmConf;
 use nm_mptcp_core::nm_view::NmView;
 
 use crate::adapters::kernel::netlink::NetlinkKernel;
+use crate::app::context::Context;
 use crate::app::reconcile::{self, NmSource};
 
 /// Whether a dispatcher event would add endpoints or set limits now.
-pub(super) async fn drifted(kernel: &mut NetlinkKernel, view: &NmView, conf: &NmConf) -> bool {
-    let Ok(outcome) = reconcile::dry_run(kernel, NmSource::Held(view, conf)).await else {
+pub(super) async fn drifted(
+    context: &Context,
+    kernel: &mut NetlinkKernel,
+    view: &NmView,
+    conf: &NmConf,
+) -> bool {
+    let Ok(outcome) = reconcile::dry_run(context, kernel, NmSource::Held(view, conf)).await else {
         return false;
     };
     let changes = &outcome.changes;

@@ -18,13 +18,13 @@ use nm_mptcp_core::error::{Error, ErrorKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::adapters::config_file;
 use crate::adapters::dbus_service::{self, Request};
 use crate::adapters::kernel::addresses::AddressEvents;
 use crate::adapters::kernel::netlink::NetlinkKernel;
-use crate::adapters::ledger_store::{lock_in, run_dir, DAEMON_LOCK};
+use crate::adapters::ledger_store::{lock_in, DAEMON_LOCK};
 use crate::adapters::nm::{self, Prefetch};
 use crate::adapters::nm_conf_files::ConfPaths;
+use crate::app::context::Context;
 use crate::app::reconcile::NM_TIMEOUT;
 use publish::{Publisher, Reply};
 use shell::Shell;
@@ -33,9 +33,9 @@ use shell::Shell;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Run until the bus or the kernel's address socket closes.
-pub(crate) async fn run() -> Result<(), Error> {
-    let dir = run_dir();
-    let _only_one = lock_in(&dir, DAEMON_LOCK, Duration::ZERO).map_err(|e| match e.kind {
+pub(crate) async fn run(context: &Context) -> Result<(), Error> {
+    let dir = &context.run_dir;
+    let _only_one = lock_in(dir, DAEMON_LOCK, Duration::ZERO).map_err(|e| match e.kind {
         ErrorKind::Busy => Error::new(ErrorKind::Busy, "another nm-mptcp daemon is running"),
         _ => e,
     })?;
@@ -48,7 +48,7 @@ pub(crate) async fn run() -> Result<(), Error> {
             tracing::debug!(error = %e, "no prefetch of NetworkManager's devices and profiles");
             Prefetch::default()
         });
-    let listener = hook_socket::listen(&dir)?;
+    let listener = hook_socket::listen(dir)?;
     let (hook_sender, mut hook_requests) = mpsc::channel(hook_socket::PENDING_REQUESTS);
     let (published, mut calls) = match dbus_service::serve(&bus).await {
         Ok((published, calls)) => (Some(published), Some(calls)),
@@ -58,17 +58,16 @@ pub(crate) async fn run() -> Result<(), Error> {
         }
     };
     let (finished, mut results) = mpsc::unbounded_channel();
-    let check_interval = config_file::load(&config_file::path())
-        .ok()
-        .and_then(|c| c.check_interval);
+    let check_interval = context.config().ok().and_then(|c| c.check_interval);
     let mut state = DaemonState::new(check_interval);
     let mut shell = Shell {
+        context: context.clone(),
         bus: bus.clone(),
         kernel: NetlinkKernel::connect()?,
         prefetch,
         conf_paths: ConfPaths::default(),
         hooks: hook_socket::Hooks::default(),
-        publisher: Publisher::new(bus, published),
+        publisher: Publisher::new(context.clone(), bus, published),
         finished,
     };
     shell.feed(&mut state, [Event::Started]).await?;

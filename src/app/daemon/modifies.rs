@@ -8,22 +8,22 @@ use nm_mptcp_core::modified::{ModifiedProfile, PendingModify};
 use tokio::sync::mpsc;
 
 use super::shell::Finished;
-use crate::adapters::config_file;
 use crate::adapters::nm;
+use crate::app::context::Context;
 use crate::app::reconcile::NM_TIMEOUT;
 use nm_mptcp_core::escape::escaped;
 
 /// Compare the active profiles' saved and applied settings on a task of its own.
 pub(super) fn compare(
+    context: &Context,
     bus: &zbus::Connection,
     began: Instant,
     results: &mpsc::UnboundedSender<Finished>,
 ) {
-    let (bus, results) = (bus.clone(), results.clone());
+    let (context, bus, results) = (context.clone(), bus.clone(), results.clone());
     tokio::spawn(async move {
         let result = nm::within(NM_TIMEOUT, nm::pending_modifies(&bus)).await;
-        let apply_on_modify =
-            config_file::load(&config_file::path()).is_ok_and(|c| c.apply_on_modify);
+        let apply_on_modify = context.config().is_ok_and(|c| c.apply_on_modify);
         let _ = results.send(Finished::Compared {
             began,
             result,

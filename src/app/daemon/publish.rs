@@ -12,14 +12,15 @@ use nm_mptcp_core::nm_view::NmView;
 use nm_mptcp_core::planner::Plan;
 use tokio::sync::oneshot;
 
-use crate::adapters::config_file;
 use crate::adapters::dbus_service::{self, Published};
 use crate::adapters::kernel::netlink::NetlinkKernel;
-use crate::adapters::ledger_store::{read_ledger, run_dir};
+use crate::adapters::ledger_store::read_ledger;
+use crate::app::context::Context;
 use crate::app::kernel::Kernel;
 use crate::app::reconcile::{self, NmSource};
 
 pub(super) struct Publisher {
+    context: Context,
     bus: zbus::Connection,
     /// Where the D-Bus interface reads the status from; `None` without the interface.
     published: Option<Arc<RwLock<Published>>>,
@@ -39,10 +40,12 @@ pub(super) enum Reply {
 
 impl Publisher {
     pub(super) fn new(
+        context: Context,
         bus: zbus::Connection,
         published: Option<Arc<RwLock<Published>>>,
     ) -> Publisher {
         Publisher {
+            context,
             bus,
             published,
             plan: None,
@@ -108,7 +111,7 @@ impl Publisher {
         conf: &NmConf,
         modified: &[ModifiedProfile],
     ) -> Result<(), Error> {
-        let outcome = reconcile::dry_run(kernel, NmSource::Held(view, conf)).await?;
+        let outcome = reconcile::dry_run(&self.context, kernel, NmSource::Held(view, conf)).await?;
         let plan = serde_json::to_string_pretty(&outcome)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot encode JSON: {e}")))?;
         let status = self.publish(kernel, &outcome.plan, modified).await?;
@@ -145,15 +148,15 @@ impl Publisher {
             .ok_or_else(|| Error::new(ErrorKind::Daemon, "no D-Bus interface"))?;
         let endpoints = kernel.endpoints().await?;
         let limits = kernel.limits().await?;
-        let dir = run_dir();
-        let ledger = read_ledger(&dir);
-        let config = config_file::load(&config_file::path())?;
+        let dir = &self.context.run_dir;
+        let ledger = read_ledger(dir);
+        let config = self.context.config()?;
         let status = crate::app::status::report(
             plan,
             &endpoints,
             limits,
             Some(&ledger),
-            &dir,
+            dir,
             &config,
             modified,
         );

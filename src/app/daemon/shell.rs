@@ -16,13 +16,12 @@ use tracing::Instrument;
 use super::hook_socket::Hooks;
 use super::publish::Publisher;
 use super::{drift, modifies};
-use crate::adapters::config_file;
 use crate::adapters::control;
 use crate::adapters::dbus_service;
 use crate::adapters::kernel::netlink::NetlinkKernel;
-use crate::adapters::ledger_store::run_dir;
 use crate::adapters::nm::{self, Detail, Fetched, Prefetch};
 use crate::adapters::nm_conf_files::{self, ConfPaths};
+use crate::app::context::Context;
 use crate::app::reconcile::{self, NmSource, NM_TIMEOUT};
 use crate::app::{event_span, verdict};
 
@@ -45,6 +44,7 @@ pub(super) enum Finished {
 }
 
 pub(super) struct Shell {
+    pub context: Context,
     pub bus: zbus::Connection,
     /// Netlink sockets held for the daemon's lifetime.
     pub kernel: NetlinkKernel,
@@ -190,17 +190,19 @@ impl Shell {
                         Err(e) => tracing::warn!(error = %e, "serving without the D-Bus interface"),
                     }
                 }
-                let socket = control::socket_path(&run_dir());
+                let socket = control::socket_path(&self.context.run_dir);
                 tracing::info!(socket = %socket.display(), "daemon ready");
             }
             Action::CheckDrift => {
                 let now = Instant::now();
                 let drifted = match state.planning_view(nm_mptcp_core::daemon::Scope::Held, now) {
-                    Some(view) => drift::drifted(&mut self.kernel, &view, state.nm_conf()).await,
+                    Some(view) => {
+                        drift::drifted(&self.context, &mut self.kernel, &view, state.nm_conf())
+                            .await
+                    }
                     None => false,
                 };
-                let apply_on_modify =
-                    config_file::load(&config_file::path()).is_ok_and(|c| c.apply_on_modify);
+                let apply_on_modify = self.context.config().is_ok_and(|c| c.apply_on_modify);
                 let checked = Event::DriftChecked {
                     drifted,
                     apply_on_modify,
@@ -208,7 +210,7 @@ impl Shell {
                 state.handle(Instant::now(), checked);
             }
             Action::CompareProfiles { began } => {
-                modifies::compare(&self.bus, began, &self.finished)
+                modifies::compare(&self.context, &self.bus, began, &self.finished)
             }
             Action::Reapply(pending) => modifies::reapply(&self.bus, pending),
             Action::LeaveToUser(modified) => modifies::left_to_user(&modified),
@@ -258,9 +260,15 @@ impl Shell {
         };
         let source = NmSource::Held(&view, state.nm_conf());
         let going_down = order.going_down.as_deref();
-        let applied = reconcile::apply(&mut self.kernel, going_down, source, order.backing)
-            .instrument(span.clone())
-            .await;
+        let applied = reconcile::apply(
+            &self.context,
+            &mut self.kernel,
+            going_down,
+            source,
+            order.backing,
+        )
+        .instrument(span.clone())
+        .await;
         if reconcile::kernel_failed(&applied) {
             self.kernel.reconnect();
         }
