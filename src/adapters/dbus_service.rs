@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
-use zbus::zvariant::{OwnedValue, Value};
+use zbus::zvariant::{OwnedValue, Type, Value};
 use zbus::Connection;
 
 use nm_mptcp_core::error::{Error, ErrorKind};
@@ -21,8 +21,6 @@ use nm_mptcp_core::report::Status;
 pub(crate) const NAME: &str = "io.github.nm_mptcp1";
 pub(crate) const PATH: &str = "/io/github/nm_mptcp1";
 pub(crate) const INTERFACE: &str = "io.github.nm_mptcp1.Manager";
-
-type Dict = HashMap<String, OwnedValue>;
 
 /// What the daemon last published: the status its properties show.
 #[derive(Default)]
@@ -142,13 +140,6 @@ fn value<'a>(v: impl Into<Value<'a>>) -> OwnedValue {
         .unwrap_or_else(|_| OwnedValue::from(0u32))
 }
 
-fn dict<'a>(entries: impl IntoIterator<Item = (&'static str, Value<'a>)>) -> Dict {
-    entries
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), value(v)))
-        .collect()
-}
-
 impl Manager {
     fn with_status<T: Default>(&self, read: impl FnOnce(&Status) -> T) -> T {
         let published = self.published.read().unwrap_or_else(|e| e.into_inner());
@@ -156,94 +147,158 @@ impl Manager {
     }
 }
 
-fn limits_of(s: &Status) -> Dict {
-    dict([
-        ("Subflows", Value::from(s.limits.subflows)),
-        ("AddAddrAccepted", Value::from(s.limits.add_addr_accepted)),
-        (
-            "SubflowsSetting",
-            Value::from(s.limit_settings.subflows.clone()),
-        ),
-        (
-            "AddAddrAcceptedSetting",
-            Value::from(s.limit_settings.add_addr_accepted.clone()),
-        ),
-    ])
+// The properties' dictionaries (`a{sv}`), typed as the incoming ones are: each key is a
+// field, named in PascalCase.
+
+/// `Limits`.
+#[derive(Debug, Clone, Default, PartialEq, Type, Value, OwnedValue)]
+#[zvariant(
+    signature = "dict",
+    rename_all = "PascalCase",
+    crate = "zbus::zvariant"
+)]
+pub(crate) struct LimitsDict {
+    subflows: u32,
+    add_addr_accepted: u32,
+    subflows_setting: String,
+    add_addr_accepted_setting: String,
 }
 
-fn endpoints_of(s: &Status) -> Vec<Dict> {
+/// One of `Endpoints`.
+#[derive(Debug, Clone, Default, PartialEq, Type, Value, OwnedValue)]
+#[zvariant(
+    signature = "dict",
+    rename_all = "PascalCase",
+    crate = "zbus::zvariant"
+)]
+pub(crate) struct EndpointDict {
+    id: u32,
+    address: String,
+    interface: String,
+    flags: Vec<String>,
+    owner: String,
+    profile: String,
+}
+
+/// One of `Profiles`.
+#[derive(Debug, Clone, Default, PartialEq, Type, Value, OwnedValue)]
+#[zvariant(
+    signature = "dict",
+    rename_all = "PascalCase",
+    crate = "zbus::zvariant"
+)]
+pub(crate) struct ProfileDict {
+    uuid: String,
+    id: String,
+    interface: String,
+    mptcp_flags: Vec<String>,
+    addresses: Vec<AddressDict>,
+}
+
+/// One of a profile's `Addresses`.
+#[derive(Debug, Clone, Default, PartialEq, Type, Value, OwnedValue)]
+#[zvariant(
+    signature = "dict",
+    rename_all = "PascalCase",
+    crate = "zbus::zvariant"
+)]
+pub(crate) struct AddressDict {
+    address: String,
+    decision: String,
+    reason: String,
+}
+
+/// `Sysctl`.
+#[derive(Debug, Clone, Default, PartialEq, Type, Value, OwnedValue)]
+#[zvariant(
+    signature = "dict",
+    rename_all = "PascalCase",
+    crate = "zbus::zvariant"
+)]
+pub(crate) struct SysctlDict {
+    mptcp_enabled: String,
+    path_manager: String,
+}
+
+/// One of `Warnings`.
+#[derive(Debug, Clone, Default, PartialEq, Type, Value, OwnedValue)]
+#[zvariant(
+    signature = "dict",
+    rename_all = "PascalCase",
+    crate = "zbus::zvariant"
+)]
+pub(crate) struct WarningDict {
+    code: String,
+    message: String,
+}
+
+fn limits_of(s: &Status) -> LimitsDict {
+    LimitsDict {
+        subflows: s.limits.subflows,
+        add_addr_accepted: s.limits.add_addr_accepted,
+        subflows_setting: s.limit_settings.subflows.clone(),
+        add_addr_accepted_setting: s.limit_settings.add_addr_accepted.clone(),
+    }
+}
+
+fn endpoints_of(s: &Status) -> Vec<EndpointDict> {
     s.endpoints
         .iter()
-        .map(|e| {
-            dict([
-                ("Id", Value::from(u32::from(e.id))),
-                ("Address", Value::from(e.address.to_string())),
-                (
-                    "Interface",
-                    Value::from(e.interface.clone().unwrap_or_default()),
-                ),
-                ("Flags", Value::from(e.flags.names())),
-                ("Owner", Value::from(code(&e.owner))),
-                (
-                    "Profile",
-                    Value::from(e.profile.clone().unwrap_or_default()),
-                ),
-            ])
+        .map(|e| EndpointDict {
+            id: u32::from(e.id),
+            address: e.address.to_string(),
+            interface: e.interface.clone().unwrap_or_default(),
+            flags: e.flags.names(),
+            owner: code(&e.owner),
+            profile: e.profile.clone().unwrap_or_default(),
         })
         .collect()
 }
 
-fn profiles_of(s: &Status) -> Vec<Dict> {
+fn profiles_of(s: &Status) -> Vec<ProfileDict> {
     s.profiles
         .iter()
-        .map(|p| {
-            let addresses: Vec<Dict> = p
+        .map(|p| ProfileDict {
+            uuid: p.uuid.clone(),
+            id: p.id.clone(),
+            interface: p.interface.clone(),
+            mptcp_flags: p.flags.names(),
+            addresses: p
                 .addresses
                 .iter()
-                .map(|a| {
-                    dict([
-                        ("Address", Value::from(a.address.to_string())),
-                        ("Decision", Value::from(code(&a.decision))),
-                        ("Reason", Value::from(code(&a.reason))),
-                    ])
+                .map(|a| AddressDict {
+                    address: a.address.to_string(),
+                    decision: code(&a.decision),
+                    reason: code(&a.reason),
                 })
-                .collect();
-            dict([
-                ("Uuid", Value::from(p.uuid.clone())),
-                ("Id", Value::from(p.id.clone())),
-                ("Interface", Value::from(p.interface.clone())),
-                ("MptcpFlags", Value::from(p.flags.names())),
-                ("Addresses", Value::from(addresses)),
-            ])
+                .collect(),
         })
         .collect()
 }
 
-fn sysctl_of(s: &Status) -> Dict {
+fn sysctl_of(s: &Status) -> SysctlDict {
     let enabled = match s.sysctl.enabled {
         Some(true) => "1",
         Some(false) => "0",
         None => "missing",
     };
-    let path_manager = s
-        .sysctl
-        .path_manager
-        .as_ref()
-        .map_or("unknown", PathManager::name);
-    dict([
-        ("MptcpEnabled", Value::from(enabled)),
-        ("PathManager", Value::from(path_manager.to_owned())),
-    ])
+    SysctlDict {
+        mptcp_enabled: enabled.to_owned(),
+        path_manager: s
+            .sysctl
+            .path_manager
+            .as_ref()
+            .map_or("unknown", PathManager::name)
+            .to_owned(),
+    }
 }
 
-fn warnings_of(s: &Status) -> Vec<Dict> {
+fn warnings_of(s: &Status) -> Vec<WarningDict> {
     s.warnings
         .iter()
-        .map(|w| {
-            dict([
-                ("Code", Value::from(w.code())),
-                ("Message", Value::from(w.to_string())),
-            ])
+        .map(|w| WarningDict {
+            code: w.code(),
+            message: w.to_string(),
         })
         .collect()
 }
@@ -260,14 +315,14 @@ impl Manager {
     /// from: `SubflowsSetting` and `AddAddrAcceptedSetting` (s: `auto`, `keep` or the number
     /// /etc/nm-mptcp/config.toml sets).
     #[zbus(property)]
-    fn limits(&self) -> Dict {
+    fn limits(&self) -> LimitsDict {
         self.with_status(limits_of)
     }
 
     /// Every kernel endpoint, nm-mptcp's and others': `Id` u, `Address` s, `Interface` s,
     /// `Flags` as, `Owner` s (`nm-mptcp` or `other`), `Profile` s (empty when none).
     #[zbus(property)]
-    fn endpoints(&self) -> Vec<Dict> {
+    fn endpoints(&self) -> Vec<EndpointDict> {
         self.with_status(endpoints_of)
     }
 
@@ -275,20 +330,20 @@ impl Manager {
     /// flags its endpoints get), `Addresses` aa{sv} with `Address`, `Decision` and `Reason`
     /// (the codes of `nm-mptcp status`).
     #[zbus(property)]
-    fn profiles(&self) -> Vec<Dict> {
+    fn profiles(&self) -> Vec<ProfileDict> {
         self.with_status(profiles_of)
     }
 
     /// `MptcpEnabled` s (`1`, `0` or `missing`: net.mptcp.enabled) and `PathManager` s
     /// (`kernel`, `userspace` or `unknown`).
     #[zbus(property)]
-    fn sysctl(&self) -> Dict {
+    fn sysctl(&self) -> SysctlDict {
         self.with_status(sysctl_of)
     }
 
     /// What needs attention: `Code` s (the stable codes of `status`) and `Message` s.
     #[zbus(property)]
-    fn warnings(&self) -> Vec<Dict> {
+    fn warnings(&self) -> Vec<WarningDict> {
         self.with_status(warnings_of)
     }
 
@@ -483,6 +538,45 @@ mod tests {
             introspection(),
             "dbus/io.github.nm_mptcp1.Manager.xml is stale: NM_MPTCP_WRITE_INTROSPECTION=1 cargo test rewrites it"
         );
+    }
+
+    /// The keys of a property's dictionary, sorted.
+    fn keys(v: OwnedValue) -> Vec<String> {
+        let dict = zbus::zvariant::Dict::try_from(Value::from(v)).unwrap();
+        let map: HashMap<String, OwnedValue> = HashMap::try_from(dict).unwrap();
+        let mut keys: Vec<String> = map.into_keys().collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn the_properties_keep_the_keys_clients_read() {
+        assert_eq!(
+            keys(value(LimitsDict::default())),
+            [
+                "AddAddrAccepted",
+                "AddAddrAcceptedSetting",
+                "Subflows",
+                "SubflowsSetting"
+            ]
+        );
+        assert_eq!(
+            keys(value(EndpointDict::default())),
+            ["Address", "Flags", "Id", "Interface", "Owner", "Profile"]
+        );
+        assert_eq!(
+            keys(value(ProfileDict::default())),
+            ["Addresses", "Id", "Interface", "MptcpFlags", "Uuid"]
+        );
+        assert_eq!(
+            keys(value(AddressDict::default())),
+            ["Address", "Decision", "Reason"]
+        );
+        assert_eq!(
+            keys(value(SysctlDict::default())),
+            ["MptcpEnabled", "PathManager"]
+        );
+        assert_eq!(keys(value(WarningDict::default())), ["Code", "Message"]);
     }
 
     #[test]
