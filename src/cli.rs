@@ -111,8 +111,12 @@ pub enum Command {
     CheckConfig,
     /// Give back what nm-mptcp changed: stop the daemon, delete the endpoints nm-mptcp owns,
     /// put back the limits and rp_filter values it set; nothing of anyone else's is touched
-    /// (a package's removal runs it; the next dispatcher event applies the profiles again)
+    /// (a package's removal runs it). Endpoints NetworkManager's own support holds are left
+    /// to it. Nothing of nm-mptcp's acts again until `resume`
     Release,
+    /// Act again after `release`: the next event applies the profiles (a package's install
+    /// and upgrade run it)
+    Resume,
     /// A dispatcher event, IFACE ACTION
     #[command(external_subcommand)]
     Hook(Vec<OsString>),

@@ -35,6 +35,7 @@ pub fn main() -> ExitCode {
                     match command {
                         Command::Reconcile => crate::commands::reconcile::run(&context).await,
                         Command::Release => crate::commands::release::run(&context).await,
+                        Command::Resume => crate::commands::resume::run(&context),
                         Command::Plan(output) => {
                             crate::commands::plan::run(&context, output.json).await
                         }

@@ -189,6 +189,10 @@ fn everyone_reads_only_root_reconciles_and_the_name_stays() {
     let before = owner(&lab);
     let second = lab.nm_mptcp(&["daemon"]);
     assert_eq!(second.status.code(), Some(6));
+    // One with a run directory of its own learns the name is taken before it touches the
+    // kernel: limits and endpoints as they were, and nothing adopted into its ledger.
+    lab.sh("ip mptcp limits set subflows 5 add_addr_accepted 5");
+    let kernel_before = lab.sh("ip mptcp endpoint show; ip mptcp limits show");
     let elsewhere = lab.exec(&[
         "bash",
         "-c",
@@ -202,4 +206,28 @@ fn everyone_reads_only_root_reconciles_and_the_name_stays() {
     );
     assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("NameTaken"));
     assert_eq!(owner(&lab), before);
+    assert_eq!(
+        lab.sh("ip mptcp endpoint show; ip mptcp limits show"),
+        kernel_before
+    );
+    assert!(!lab.sh("ls /run/nm-mptcp-2").contains("ledger.json"));
+
+    // A body that does not match a method's signature (none) is refused before any work.
+    for method in ["Describe", "Plan", "Reconcile"] {
+        let odd = lab.exec(&[
+            "bash",
+            "-c",
+            &format!(
+                "{NOBODY} busctl call {OBJECT} {method} s $(head -c 100000 /dev/zero | tr '\\0' x)"
+            ),
+        ]);
+        assert!(!odd.status.success(), "{method}");
+        let stderr = String::from_utf8_lossy(&odd.stderr);
+        assert!(
+            stderr.contains("Invalid argument")
+                || stderr.contains("InvalidArgs")
+                || stderr.contains("Signature mismatch"),
+            "{method}: {stderr}"
+        );
+    }
 }

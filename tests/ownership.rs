@@ -290,6 +290,11 @@ fn release_gives_back_what_nm_mptcp_changed_and_nothing_else() {
     // Someone else put e1's rp_filter back meanwhile: it is theirs now.
     lab.sh("sysctl -qw net.ipv4.conf.e1.rp_filter=0");
     lab.start_daemon();
+    // A daemon that cannot answer (stopped) does not keep the release from happening.
+    lab.sh(&format!(
+        "kill -STOP $(cat {})",
+        lab.state_file("daemon.pid")
+    ));
 
     let out = lab.nm_mptcp(&["release"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -317,15 +322,47 @@ fn release_gives_back_what_nm_mptcp_changed_and_nothing_else() {
         "for i in $(seq 40); do kill -0 $(cat {}) 2>/dev/null || exit 0; sleep 0.05; done; exit 1",
         lab.state_file("daemon.pid")
     ));
-    // Nothing is left to give back, and the next event applies the profiles again.
+    // Nothing is left to give back, and nothing of nm-mptcp's acts until it is resumed: not
+    // the hook, not a daemon, not `reconcile`.
     let again = lab.nm_mptcp(&["release"]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 change(s)"));
+    lab.sh("nmcli device reapply e0 >/dev/null");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(
+        lab.endpoints(),
+        endpoint_set(&[("127.0.0.9", "lo", "signal")])
+    );
+    for command in [&["reconcile"][..], &["daemon"]] {
+        let mut argv = vec!["timeout", "5", HOOK];
+        argv.extend_from_slice(command);
+        let refused = lab.exec(&argv);
+        assert_eq!(refused.status.code(), Some(5), "{command:?}");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("nm-mptcp resume"));
+    }
+    assert_eq!(
+        lab.endpoints(),
+        endpoint_set(&[("127.0.0.9", "lo", "signal")])
+    );
+    let resumed = lab.nm_mptcp(&["resume"]);
+    assert!(String::from_utf8_lossy(&resumed.stdout).contains("resumed"));
     lab.sh("nmcli device reapply e0 >/dev/null");
     lab.expect_endpoints(&[
         ("127.0.0.9", "lo", "signal"),
         ("192.0.2.2", "e0", "subflow"),
         ("198.51.100.2", "e1", "signal"),
     ]);
+
+    // A corrupt ledger: ownership is found again from the profiles, as an event finds it,
+    // and given back; the lost original limits are said to be lost.
+    lab.sh("printf '{not json' >/run/nm-mptcp/ledger.json");
+    let out = lab.nm_mptcp(&["release"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("the ledger was corrupt"), "{stdout}");
+    assert_eq!(
+        lab.endpoints(),
+        endpoint_set(&[("127.0.0.9", "lo", "signal")])
+    );
     assert_eq!(lab.hook_failures(), Vec::<String>::new());
 }
 

@@ -71,6 +71,30 @@ fn the_seed_with_networkmanagers_support_on_adopts_and_follows(nm: Nm) {
         String::from_utf8_lossy(&again.stderr)
     );
     assert!(String::from_utf8_lossy(&again.stdout).contains(" 0 change(s)"));
+
+    // Released (a package's removal): NetworkManager's endpoints of the profiles still up
+    // stay where they are, handed back to it, and so does a hand-made one.
+    lab.sh("ip addr add 127.0.0.9/8 dev lo && ip mptcp endpoint add 127.0.0.9 dev lo signal");
+    let before = lab.endpoints();
+    let out = lab.nm_mptcp(&["release"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(lab.endpoints(), before, "{stdout}");
+    assert_eq!(
+        stdout.matches("left to NetworkManager").count(),
+        2,
+        "{stdout}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
+    assert!(
+        status["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["owner"] == "other"),
+        "nothing is nm-mptcp's any more: {status}"
+    );
     assert_eq!(lab.hook_failures(), Vec::<String>::new());
 }
 

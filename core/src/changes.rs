@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::diff::{diff, hold_back_doubtful, DeleteReason, Operation};
 use crate::limits::{self, Limits};
-use crate::model::KernelEndpoint;
+use crate::model::{DesiredEndpoint, KernelEndpoint};
 use crate::ownership::Ledger;
 use crate::planner::Plan;
 use crate::rp_filter::{self, RpFilterChange, LOOSE};
@@ -93,12 +93,14 @@ pub fn changes(plan: &Plan, current: &Current, config: &Config, backing: Backing
 
 /// Give back everything nm-mptcp changed (`nm-mptcp release`, a package's removal): delete
 /// the endpoints it manages, put back the limits it set (if nobody has changed them since)
-/// and the rp_filter it relaxed (if still 2). Nothing of anyone else's is touched.
-pub fn release(current: &Current) -> Changes {
+/// and the rp_filter it relaxed (if still 2). Nothing of anyone else's is touched, and an
+/// endpoint NetworkManager's own support holds for an active profile (`kept_by_nm`: what it
+/// would add now) stays: it is handed back to NetworkManager, not taken away.
+pub fn release(current: &Current, kept_by_nm: &[DesiredEndpoint]) -> Changes {
     let operations = current
         .kernel
         .iter()
-        .filter(|k| current.ledger.owns(k))
+        .filter(|k| current.ledger.owns(k) && !kept_by_nm.iter().any(|d| d.is_held_by(k)))
         .map(|k| Operation::Delete {
             id: k.id,
             address: k.address,
@@ -123,6 +125,18 @@ pub fn release(current: &Current) -> Changes {
         ),
         held_back: 0,
     }
+}
+
+/// nm-mptcp's endpoints that `release` leaves to NetworkManager's own support.
+pub fn left_to_networkmanager<'a>(
+    current: &Current<'a>,
+    kept_by_nm: &[DesiredEndpoint],
+) -> Vec<&'a KernelEndpoint> {
+    current
+        .kernel
+        .iter()
+        .filter(|k| current.ledger.owns(k) && kept_by_nm.iter().any(|d| d.is_held_by(k)))
+        .collect()
 }
 
 /// Interfaces with IPv4 endpoints: where rp_filter matters.
@@ -327,7 +341,7 @@ mod tests {
             addresses: &HashSet::new(),
             rp_filter: &rp_filter,
         };
-        let c = release(&current);
+        let c = release(&current, &[]);
         assert_eq!(
             c.operations,
             vec![Operation::Delete {
@@ -354,6 +368,44 @@ mod tests {
             limits: limits(8, 8),
             ..current
         };
-        assert_eq!(release(&current).limits, limits(8, 8));
+        assert_eq!(release(&current, &[]).limits, limits(8, 8));
+    }
+
+    #[test]
+    fn release_hands_networkmanagers_endpoints_back_instead_of_deleting_them() {
+        let kept = KernelEndpoint::on_device(1, "192.0.2.2", 2, EndpointFlags::SUBFLOW);
+        let not_kept = KernelEndpoint::on_device(2, "198.51.100.2", 3, EndpointFlags::SIGNAL);
+        // NetworkManager would hold the first one's address with other flags: not the same.
+        let other_flags = KernelEndpoint::on_device(3, "203.0.113.2", 4, EndpointFlags::BACKUP);
+        let kernel = [kept.clone(), not_kept.clone(), other_flags.clone()];
+        let ledger = Ledger {
+            entries: kernel
+                .iter()
+                .map(|k| LedgerEntry::from_kernel(k, "e", None, false))
+                .collect(),
+            ..Ledger::default()
+        };
+        let rp_filter = |_: &str| None;
+        let current = Current {
+            kernel: &kernel,
+            limits: limits(3, 2),
+            ledger: &ledger,
+            addresses: &HashSet::new(),
+            rp_filter: &rp_filter,
+        };
+        let nm = [
+            desired("192.0.2.2", 2, "e0", EndpointFlags::SUBFLOW),
+            desired("203.0.113.2", 4, "e2", EndpointFlags::SIGNAL),
+        ];
+        let deleted: Vec<u8> = release(&current, &nm)
+            .operations
+            .iter()
+            .map(|op| match op {
+                Operation::Delete { id, .. } => *id,
+                Operation::Add(_) => panic!("{op}"),
+            })
+            .collect();
+        assert_eq!(deleted, [2, 3]);
+        assert_eq!(left_to_networkmanager(&current, &nm), [&kept]);
     }
 }

@@ -86,6 +86,9 @@ pub enum FlagsSource {
     GlobalDefault,
     /// NetworkManager's built-in default for its version.
     BuiltIn,
+    /// `net.mptcp.enabled` is 0 and the flags lack `also-without-sysctl`: NetworkManager
+    /// treats them as `disabled`, whatever the profile says.
+    Sysctl,
 }
 
 impl MptcpFlags {

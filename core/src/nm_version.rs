@@ -26,6 +26,11 @@ impl NmVersion {
         self >= NmVersion::new(major, minor, micro)
     }
 
+    /// From 1.40 NetworkManager adds the endpoints of `connection.mptcp-flags` itself.
+    pub fn adds_endpoints(self) -> bool {
+        self.at_least(1, 40, 0)
+    }
+
     /// 1.56 added `laminar` and made it part of the built-in default.
     pub fn has_laminar(self) -> bool {
         self.at_least(1, 56, 0)

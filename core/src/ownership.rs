@@ -85,6 +85,20 @@ impl Ledger {
         self.entry(k).is_some()
     }
 
+    /// The ledger without these endpoints: nm-mptcp no longer manages them (`release` handed
+    /// them to NetworkManager).
+    pub fn without(&self, given_away: &[KernelEndpoint]) -> Ledger {
+        Ledger {
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| !given_away.iter().any(|k| e.is(k)))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// The profile nm-mptcp recorded for this kernel endpoint.
     pub fn profile_of(&self, k: &KernelEndpoint) -> Option<&ProfileRef> {
         self.entry(k).and_then(|e| e.profile.as_ref())

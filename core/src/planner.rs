@@ -158,7 +158,7 @@ pub fn plan(host: &HostSnapshot, foreign: &[KernelEndpoint]) -> Plan {
 /// Flags, gates and per-address exclusions of one device; every kept address is left as
 /// `Selected` with its priority until `select` ranks the whole host.
 fn plan_device(host: &HostSnapshot, device: &DeviceState) -> DevicePlan {
-    let (mut flags, flags_source) =
+    let (mut flags, mut flags_source) =
         MptcpFlags::resolve(device.mptcp_flags, device.conf_default, host.nm_version);
     let mut off_reason = None;
     if let Some(ineligible) = device.ineligible {
@@ -171,6 +171,7 @@ fn plan_device(host: &HostSnapshot, device: &DeviceState) -> DevicePlan {
         off_reason = Some(Reason::Disabled);
     } else if !flags.contains(MptcpFlags::ALSO_WITHOUT_SYSCTL) && !sysctl_allows(host) {
         flags = MptcpFlags::DISABLED;
+        flags_source = FlagsSource::Sysctl;
         off_reason = Some(Reason::SysctlOff);
     }
 
@@ -463,6 +464,7 @@ mod tests {
         let plan = plan(&host, &[]);
         assert_eq!(summary(&plan).len(), 1);
         assert_eq!(plan.devices[1].flags, MptcpFlags::DISABLED);
+        assert_eq!(plan.devices[1].flags_source, FlagsSource::Sysctl);
         assert_eq!(reasons(&plan)[2].1, Reason::SysctlOff);
     }
 

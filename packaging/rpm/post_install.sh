@@ -5,6 +5,8 @@ if [ -S /run/dbus/system_bus_socket ] && command -v dbus-send >/dev/null; then
     dbus-send --system --type=method_call --dest=org.freedesktop.DBus \
         /org/freedesktop/DBus org.freedesktop.DBus.ReloadConfig >/dev/null 2>&1 || :
 fi
+# A reinstall after a removal (which ran `nm-mptcp release`): act again.
+/usr/bin/nm-mptcp resume >/dev/null 2>&1 || :
 if [ "$1" -eq 1 ]; then
     systemctl enable nm-mptcp.service >/dev/null 2>&1 || :
 fi

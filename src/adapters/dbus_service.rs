@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::{OwnedValue, Type, Value};
@@ -26,7 +26,13 @@ pub(crate) const INTERFACE: &str = "io.github.nm_mptcp1.Manager";
 #[derive(Default)]
 pub(crate) struct Published {
     status: Option<Status>,
+    /// Told when the first status is published.
+    first: Arc<Notify>,
 }
+
+/// How long a property read waits for the daemon's first status (the name is claimed before
+/// NetworkManager is read, so a caller that activated the daemon may come first).
+const FIRST_STATUS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many calls may wait for the daemon's loop; more are refused as `Busy` at once, so no
 /// caller can pile work up in front of the hook's events.
@@ -141,9 +147,28 @@ fn value<'a>(v: impl Into<Value<'a>>) -> OwnedValue {
 }
 
 impl Manager {
-    fn with_status<T: Default>(&self, read: impl FnOnce(&Status) -> T) -> T {
-        let published = self.published.read().unwrap_or_else(|e| e.into_inner());
-        published.status.as_ref().map(read).unwrap_or_default()
+    /// A property of the status, once there is one (or empty after `FIRST_STATUS_WAIT`).
+    async fn with_status<T: Default>(&self, read: impl FnOnce(&Status) -> T) -> T {
+        let first_status = async {
+            loop {
+                let first = self.published().first.clone();
+                let told = first.notified();
+                if self.published().status.is_some() {
+                    return;
+                }
+                told.await;
+            }
+        };
+        let _ = tokio::time::timeout(FIRST_STATUS_WAIT, first_status).await;
+        self.published()
+            .status
+            .as_ref()
+            .map(read)
+            .unwrap_or_default()
+    }
+
+    fn published(&self) -> std::sync::RwLockReadGuard<'_, Published> {
+        self.published.read().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -303,6 +328,9 @@ fn warnings_of(s: &Status) -> Vec<WarningDict> {
         .collect()
 }
 
+// Every method takes a `header` parameter: zbus checks a call's body against the method's
+// signature (none) only for methods that take one, and otherwise accepts any body, however
+// large, and lets it cost the daemon (tests/dbus.rs holds this).
 #[zbus::interface(name = "io.github.nm_mptcp1.Manager")]
 impl Manager {
     /// nm-mptcp's version.
@@ -315,46 +343,52 @@ impl Manager {
     /// from: `SubflowsSetting` and `AddAddrAcceptedSetting` (s: `auto`, `keep` or the number
     /// /etc/nm-mptcp/config.toml sets).
     #[zbus(property)]
-    fn limits(&self) -> LimitsDict {
-        self.with_status(limits_of)
+    async fn limits(&self) -> LimitsDict {
+        self.with_status(limits_of).await
     }
 
     /// Every kernel endpoint, nm-mptcp's and others': `Id` u, `Address` s, `Interface` s,
     /// `Flags` as, `Owner` s (`nm-mptcp` or `other`), `Profile` s (empty when none).
     #[zbus(property)]
-    fn endpoints(&self) -> Vec<EndpointDict> {
-        self.with_status(endpoints_of)
+    async fn endpoints(&self) -> Vec<EndpointDict> {
+        self.with_status(endpoints_of).await
     }
 
     /// Every active profile: `Uuid` s, `Id` s, `Interface` s, `MptcpFlags` as (the kernel
     /// flags its endpoints get), `Addresses` aa{sv} with `Address`, `Decision` and `Reason`
     /// (the codes of `nm-mptcp status`).
     #[zbus(property)]
-    fn profiles(&self) -> Vec<ProfileDict> {
-        self.with_status(profiles_of)
+    async fn profiles(&self) -> Vec<ProfileDict> {
+        self.with_status(profiles_of).await
     }
 
     /// `MptcpEnabled` s (`1`, `0` or `missing`: net.mptcp.enabled) and `PathManager` s
     /// (`kernel`, `userspace` or `unknown`).
     #[zbus(property)]
-    fn sysctl(&self) -> SysctlDict {
-        self.with_status(sysctl_of)
+    async fn sysctl(&self) -> SysctlDict {
+        self.with_status(sysctl_of).await
     }
 
     /// What needs attention: `Code` s (the stable codes of `status`) and `Message` s.
     #[zbus(property)]
-    fn warnings(&self) -> Vec<WarningDict> {
-        self.with_status(warnings_of)
+    async fn warnings(&self) -> Vec<WarningDict> {
+        self.with_status(warnings_of).await
     }
 
     /// Exactly what `nm-mptcp status --json` prints, as of now.
-    async fn describe(&self) -> Result<String, ServiceError> {
+    async fn describe(
+        &self,
+        #[zbus(header)] _checked_body: Header<'_>,
+    ) -> Result<String, ServiceError> {
         self.ask(Request::Describe).await
     }
 
     /// Exactly what `nm-mptcp plan --json` prints: what a dispatcher event would do now,
     /// changing nothing.
-    async fn plan(&self) -> Result<String, ServiceError> {
+    async fn plan(
+        &self,
+        #[zbus(header)] _checked_body: Header<'_>,
+    ) -> Result<String, ServiceError> {
         self.ask(Request::Plan).await
     }
 
@@ -397,8 +431,8 @@ pub(crate) async fn serve(
     Ok((published, incoming))
 }
 
-/// Own the well-known name, after the first status is published (a caller that activated
-/// the daemon then reads a full one): never taken from another owner and never queued for,
+/// Own the well-known name, before anything touches the kernel (property reads wait for the
+/// first status): never taken from another owner and never queued for,
 /// so a second daemon gets `Busy` (NameTaken). Without the bus policy installed the bus
 /// refuses with AccessDenied: `NetworkManager` kind, which the daemon survives.
 pub(crate) async fn claim_name(bus: &Connection) -> Result<(), Error> {
@@ -463,6 +497,7 @@ pub(crate) async fn publish(
         let mut state = published.write().unwrap_or_else(|e| e.into_inner());
         let before = properties(&state);
         state.status = Some(status);
+        state.first.notify_waiters();
         (before, properties(&state))
     };
     let changed: HashMap<&str, Value<'_>> = after

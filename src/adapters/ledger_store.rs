@@ -17,6 +17,8 @@ use nm_mptcp_core::ownership::Ledger;
 const RUN_DIR: &str = "/run/nm-mptcp";
 const LEDGER_FILE: &str = "ledger.json";
 const LOCK_FILE: &str = "lock";
+/// Present after `nm-mptcp release` until `nm-mptcp resume`.
+const RELEASED_FILE: &str = "released";
 /// At most 8 endpoints and a few interfaces: a few KiB. More is not a ledger of ours.
 const MAX_LEDGER_SIZE: u64 = 256 * 1024;
 /// Held by the one running daemon.
@@ -74,6 +76,36 @@ impl LedgerStore {
     /// apply rebuilds it from what the kernel holds.
     pub fn load(&self) -> Ledger {
         read_ledger(&self.dir)
+    }
+
+    /// The ledger, and whether it was there but unreadable or corrupt (empty here then).
+    pub fn load_checked(&self) -> (Ledger, bool) {
+        read_ledger_checked(&self.dir.join(LEDGER_FILE))
+    }
+
+    /// Mark the host as given back (`nm-mptcp release`): nothing of nm-mptcp's adds
+    /// endpoints again until `resume`.
+    pub fn mark_released(&self) -> Result<(), Error> {
+        let path = self.dir.join(RELEASED_FILE);
+        files::replace(&path, b"nm-mptcp release; `nm-mptcp resume` undoes it\n").map_err(|e| {
+            Error::new(
+                ErrorKind::State,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })
+    }
+
+    /// Undo `mark_released`.
+    pub fn resume(&self) -> Result<bool, Error> {
+        let path = self.dir.join(RELEASED_FILE);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::new(
+                ErrorKind::State,
+                format!("cannot remove {}: {e}", path.display()),
+            )),
+        }
     }
 
     pub fn save(&self, ledger: &Ledger) -> Result<(), Error> {
@@ -143,15 +175,27 @@ pub fn read_ledger(dir: &Path) -> Ledger {
 }
 
 fn read_ledger_file(path: &Path) -> Ledger {
+    read_ledger_checked(path).0
+}
+
+/// Whether `nm-mptcp release` gave the host back (and no `resume` since).
+pub fn is_released(dir: &Path) -> bool {
+    dir.join(RELEASED_FILE).symlink_metadata().is_ok()
+}
+
+fn read_ledger_checked(path: &Path) -> (Ledger, bool) {
     match files::read_regular(path, MAX_LEDGER_SIZE, Links::Refuse) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::warn!(path = %path.display(), error = %e, "ledger is corrupt; rebuilding it");
-            Ledger::default()
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ledger::default(),
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(ledger) => (ledger, false),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ledger is corrupt; rebuilding it");
+                (Ledger::default(), true)
+            }
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (Ledger::default(), false),
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "ledger is unreadable; rebuilding it");
-            Ledger::default()
+            (Ledger::default(), true)
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `nm-mptcp release`: give back everything nm-mptcp changed, and nothing else (a package's
 //! removal runs it). What goes back is decided in the core (`changes::release`); this stops
 //! the daemon first (it would put everything back at the next address change), then carries
-//! the changes out under the lock, as a reconciliation does.
+//! the changes out under the lock, as a reconciliation does, and marks the host released so
+//! that nothing of nm-mptcp's adds endpoints again until `nm-mptcp resume`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -12,11 +13,16 @@ use nix::unistd::Pid;
 
 use super::context::Context;
 use super::kernel::Kernel;
-use super::reconcile::{execute, Refused, LOCK_WAIT};
+use super::reconcile::{execute, survey, NmSource, Refused, LOCK_WAIT, NM_TIMEOUT};
 use crate::adapters::control;
+use crate::adapters::kernel::sysctl;
 use crate::adapters::ledger_store::{lock_in, LedgerStore, DAEMON_LOCK};
+use crate::adapters::nm::{self, Detail};
+use crate::adapters::nm_conf_files;
 use nm_mptcp_core::changes::{self, Changes, Current};
 use nm_mptcp_core::error::{Error, ErrorKind};
+use nm_mptcp_core::model::{DesiredEndpoint, KernelEndpoint};
+use nm_mptcp_core::ownership::Ledger;
 
 /// How long a stopping daemon may take to finish what it is doing.
 const DAEMON_STOP_WAIT: Duration = Duration::from_secs(5);
@@ -27,6 +33,12 @@ pub(crate) struct Released {
     pub refused: Vec<Refused>,
     /// The daemon that was stopped first.
     pub daemon_stopped: Option<i32>,
+    /// nm-mptcp's endpoints that NetworkManager's own support holds: left in the kernel,
+    /// NetworkManager's now.
+    pub left_to_nm: Vec<KernelEndpoint>,
+    /// The ledger was corrupt: ownership was rebuilt from NetworkManager's profiles, as an
+    /// event rebuilds it, and the limits' original values were lost with it.
+    pub ledger_rebuilt: bool,
 }
 
 pub(crate) async fn release(
@@ -36,50 +48,120 @@ pub(crate) async fn release(
     let dir = &context.run_dir;
     let daemon_stopped = stop_daemon(dir)?;
     let store = LedgerStore::lock_async(dir, LOCK_WAIT).await?;
-    let ledger = store.load();
+    let (mut ledger, ledger_lost) = store.load_checked();
     let endpoints = kernel.endpoints().await?;
     let limits = kernel.limits().await?;
+    let networkmanager = networkmanagers_endpoints(kernel, &ledger).await;
+    if ledger_lost {
+        let Some(held) = &networkmanager else {
+            return Err(Error::new(
+                ErrorKind::State,
+                "the ledger is corrupt and NetworkManager cannot be read to rebuild it: nothing was given back",
+            ));
+        };
+        ledger = Ledger::default().after_apply(&held.endpoints, &endpoints, &HashSet::new());
+    }
+    let kept_by_nm: &[DesiredEndpoint] = match &networkmanager {
+        Some(held) if held.own_support => &held.endpoints,
+        _ => &[],
+    };
     let rp_filter = |interface: &str| kernel.rp_filter(interface);
-    let changes = changes::release(&Current {
+    let current = Current {
         kernel: &endpoints,
         limits,
         ledger: &ledger,
         addresses: &HashSet::new(),
         rp_filter: &rp_filter,
-    });
+    };
+    let changes = changes::release(&current, kept_by_nm);
+    let left_to_nm: Vec<KernelEndpoint> = changes::left_to_networkmanager(&current, kept_by_nm)
+        .into_iter()
+        .cloned()
+        .collect();
     let executed = execute(kernel, &[], &changes, endpoints, &ledger).await?;
-    if executed.ledger != ledger {
-        store.save(&executed.ledger)?;
+    let after = executed.ledger.without(&left_to_nm);
+    if after != ledger {
+        store.save(&after)?;
     }
+    store.mark_released()?;
     Ok(Released {
         changes,
         applied: executed.applied,
         refused: executed.refused,
         daemon_stopped,
+        left_to_nm,
+        ledger_rebuilt: ledger_lost,
+    })
+}
+
+/// `nm-mptcp resume`: nm-mptcp acts again after a release (a package's install or upgrade
+/// runs it); whether it had been released.
+pub(crate) fn resume(context: &Context) -> Result<bool, Error> {
+    LedgerStore::lock(&context.run_dir, LOCK_WAIT)?.resume()
+}
+
+/// The endpoints NetworkManager would hold for its active profiles now (nm-mptcp's planner
+/// follows its rules exactly), and whether its own support adds them (1.40 or later, with
+/// `net.mptcp.enabled` on where NetworkManager reads it); `None` when it cannot be read.
+struct NetworkManagersEndpoints {
+    endpoints: Vec<DesiredEndpoint>,
+    own_support: bool,
+}
+
+async fn networkmanagers_endpoints(
+    kernel: &mut impl Kernel,
+    ledger: &Ledger,
+) -> Option<NetworkManagersEndpoints> {
+    let view = match nm::read(NM_TIMEOUT, Detail::Planning).await {
+        Ok(view) => view,
+        Err(e) => {
+            tracing::info!(error = %e, "NetworkManager not read: nothing is left to it");
+            return None;
+        }
+    };
+    let conf = nm_conf_files::read_of_process(view.pid);
+    let surveyed = survey(kernel, ledger, None, NmSource::Held(&view, &conf)).await;
+    let plan = match surveyed {
+        Ok(survey) => survey.plan,
+        Err(e) => {
+            tracing::info!(error = %e, "no plan: nothing is left to NetworkManager");
+            return None;
+        }
+    };
+    let own_support =
+        plan.nm_version.adds_endpoints() && sysctl::mptcp_enabled_for(view.pid) == Some(true);
+    Some(NetworkManagersEndpoints {
+        endpoints: plan.endpoints,
+        own_support,
     })
 }
 
 /// Stop the daemon that listens on the control socket, if any, and wait until it is gone
-/// (its lock is free).
+/// (its lock is free). A stopped (SIGSTOP) daemon is continued so that it can end, and one
+/// that does not end in time is killed: the release goes on either way.
 fn stop_daemon(dir: &Path) -> Result<Option<i32>, Error> {
     let Some(pid) = control::daemon_pid(dir)? else {
         return Ok(None);
     };
-    match kill(Pid::from_raw(pid), Signal::SIGTERM) {
-        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-        Err(e) => {
-            return Err(Error::new(
-                ErrorKind::Daemon,
-                format!("cannot stop the daemon (pid {pid}): {e}"),
-            ))
-        }
-    }
-    lock_in(dir, DAEMON_LOCK, DAEMON_STOP_WAIT).map_err(|e| {
-        Error::new(
+    let signal = |signal: Signal| match kill(Pid::from_raw(pid), signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(Error::new(
             ErrorKind::Daemon,
-            format!("the daemon (pid {pid}) did not stop: {}", e.message),
-        )
-    })?;
+            format!("cannot stop the daemon (pid {pid}): {e}"),
+        )),
+    };
+    signal(Signal::SIGTERM)?;
+    signal(Signal::SIGCONT)?;
+    if lock_in(dir, DAEMON_LOCK, DAEMON_STOP_WAIT).is_err() {
+        tracing::warn!(pid, "the daemon did not stop in time; killing it");
+        signal(Signal::SIGKILL)?;
+        lock_in(dir, DAEMON_LOCK, DAEMON_STOP_WAIT).map_err(|e| {
+            Error::new(
+                ErrorKind::Daemon,
+                format!("the daemon (pid {pid}) did not stop: {}", e.message),
+            )
+        })?;
+    }
     tracing::info!(pid, "daemon stopped");
     Ok(Some(pid))
 }

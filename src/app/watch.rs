@@ -25,6 +25,9 @@ const DEADLINE_FILE: &str = "watch-until";
 /// Watch for `seconds` (or until an earlier watcher's later deadline).
 pub(crate) async fn run(context: &Context, seconds: u64) -> Result<(), Error> {
     let dir = &context.run_dir;
+    if context.released() {
+        return Ok(());
+    }
     extend_deadline(dir, seconds)?;
     // One watcher at a time; a second one only pushed the first one's deadline out.
     let _lock = match lock_in(dir, LOCK_FILE, Duration::ZERO) {

@@ -24,7 +24,9 @@ async fn nm_on_the_bus() -> bool {
 /// Before any runtime or logging starts: answered when the event needs no work or a daemon
 /// handled it, else the hook must do the work itself.
 pub(crate) fn answer_without_runtime(context: &Context, event: &Event) -> Forwarded {
-    if let Action::Ignored(_) = event.action {
+    // Released: nothing to do until `nm-mptcp resume` (the package's hook may still be
+    // installed for a moment after its removal gave everything back).
+    if matches!(event.action, Action::Ignored(_)) || context.released() {
         return Forwarded::Answered(Ok(()));
     }
     control::forward(

@@ -7,6 +7,7 @@ pub(crate) mod hook;
 pub(crate) mod plan;
 pub(crate) mod reconcile;
 pub(crate) mod release;
+pub(crate) mod resume;
 pub(crate) mod status;
 pub(crate) mod watch;
 

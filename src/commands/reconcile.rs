@@ -10,6 +10,9 @@ use nm_mptcp_core::error::Error;
 use nm_mptcp_core::report::change_lines;
 
 pub(crate) async fn run(context: &Context) -> Result<(), Error> {
+    if context.released() {
+        return Err(crate::app::context::released());
+    }
     let span = event_span("none", "reconcile");
     let _entered = span.enter();
     let mut kernel = NetlinkKernel::connect()?;

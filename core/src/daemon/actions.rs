@@ -42,8 +42,11 @@ pub enum Action {
     Refresh,
     /// Publish the last reconciliation's status on D-Bus, with these modified profiles.
     Publish(Vec<ModifiedProfile>),
-    /// Own the bus name, once the first status is published.
+    /// Own the bus name (at start, before anything else): a daemon already serving it makes
+    /// this one stop.
     ClaimName,
+    /// The first status is published: say the daemon is ready.
+    Ready,
     /// A dry run against `planning_view(Scope::Held)`: `Event::DriftChecked`.
     CheckDrift,
     /// Compare active profiles' saved and applied settings (in the background):

@@ -56,8 +56,8 @@ pub struct DaemonState {
     /// resolved only once the changes before it are followed.
     follows: VecDeque<Follow>,
     following: bool,
-    /// The first status is published and the bus name claimed.
-    serving: bool,
+    /// The first reconciliation is done and its status published.
+    ready: bool,
     publish_due: Option<(Instant, Instant)>,
     /// `Describe`/`Plan` calls waiting for the next dry run, and when one may run.
     calls: Vec<CallId>,
@@ -135,7 +135,7 @@ impl DaemonState {
             waiters: Vec::new(),
             follows: VecDeque::new(),
             following: false,
-            serving: false,
+            ready: false,
             publish_due: None,
             calls: Vec::new(),
             refreshing: false,
@@ -211,6 +211,9 @@ impl DaemonState {
     pub fn handle(&mut self, now: Instant, event: Event) {
         match event {
             Event::Started => {
+                // The bus name first: a second daemon (another run directory) learns it is
+                // one before it touches the kernel.
+                self.outbox.push_back(Action::ClaimName);
                 self.next_drift_check = self.check_interval.map(|i| now + i);
                 self.compare_due = true;
                 self.observe(Cause::Start);
@@ -593,13 +596,13 @@ impl DaemonState {
                 if let Err(error) = result {
                     self.outbox.push_back(Action::LogFailure { cause, error });
                 }
-                if !self.serving {
-                    // A caller that activated the daemon reads a full status.
-                    self.serving = true;
+                if !self.ready {
+                    // Callers that activated the daemon waited for this status.
+                    self.ready = true;
                     self.publish_due = None;
                     self.outbox
                         .push_back(Action::Publish(self.modified.clone()));
-                    self.outbox.push_back(Action::ClaimName);
+                    self.outbox.push_back(Action::Ready);
                 }
             }
         }

@@ -149,6 +149,7 @@ fn the_daemon_starts_by_reading_then_reconciles_publishes_and_claims_its_name() 
     assert_eq!(
         d.feed(Event::Started),
         vec![
+            Action::ClaimName,
             Action::CheckPresence,
             Action::CompareProfiles { began: d.now }
         ]
@@ -172,7 +173,7 @@ fn the_daemon_starts_by_reading_then_reconciles_publishes_and_claims_its_name() 
             purpose: Purpose::Observed(Cause::Start),
             result: Ok(()),
         }),
-        vec![Action::Publish(Vec::new()), Action::ClaimName]
+        vec![Action::Publish(Vec::new()), Action::Ready]
     );
 }
 

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::changes::Changes;
+use crate::flags::FlagsSource;
 use crate::model::code;
 use crate::nm_version::NmVersion;
 use crate::planner::{AddressDecision, Decision, Plan};
@@ -121,7 +122,10 @@ pub fn render_plan(plan: &Plan, changes: &Changes) -> String {
             escaped(&device.interface),
             device.profile.id,
             device.flags.names().join(","),
-            code(&device.flags_source)
+            match device.flags_source {
+                FlagsSource::Sysctl => "net.mptcp.enabled = 0".to_owned(),
+                source => code(&source),
+            }
         );
         if device.addresses.is_empty() {
             let _ = writeln!(out, "  no addresses");

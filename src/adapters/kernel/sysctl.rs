@@ -19,6 +19,15 @@ pub(crate) fn mptcp_enabled() -> Option<bool> {
     read_number(MPTCP_ENABLED).map(|v| v > 0)
 }
 
+/// `net.mptcp.enabled` as process `pid` (NetworkManager) reads it, through its own root and
+/// mount namespace (a container's, or a test lab's file bound over the sysctl); the host's
+/// when that cannot be read.
+pub(crate) fn mptcp_enabled_for(pid: Option<u32>) -> Option<bool> {
+    pid.and_then(|pid| read_number(&format!("/proc/{pid}/root{MPTCP_ENABLED}")))
+        .map(|v| v > 0)
+        .or_else(mptcp_enabled)
+}
+
 pub(crate) fn enable_mptcp() -> io::Result<()> {
     fs::write(MPTCP_ENABLED, "1\n")
 }

@@ -24,7 +24,7 @@ use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{lock_in, DAEMON_LOCK};
 use crate::adapters::nm::{self, Prefetch};
 use crate::adapters::nm_conf_files::ConfPaths;
-use crate::app::context::Context;
+use crate::app::context::{released, Context};
 use crate::app::reconcile::NM_TIMEOUT;
 use publish::{Publisher, Reply};
 use shell::Shell;
@@ -35,6 +35,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Run until the bus or the kernel's address socket closes.
 pub(crate) async fn run(context: &Context) -> Result<(), Error> {
     let dir = &context.run_dir;
+    if context.released() {
+        return Err(released());
+    }
     let _only_one = lock_in(dir, DAEMON_LOCK, Duration::ZERO).map_err(|e| match e.kind {
         ErrorKind::Busy => Error::new(ErrorKind::Busy, "another nm-mptcp daemon is running"),
         _ => e,

@@ -190,6 +190,8 @@ impl Shell {
                         Err(e) => tracing::warn!(error = %e, "serving without the D-Bus interface"),
                     }
                 }
+            }
+            Action::Ready => {
                 let socket = control::socket_path(&self.context.run_dir);
                 tracing::info!(socket = %socket.display(), "daemon ready");
             }
