@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::diff::{diff, hold_back_doubtful, DeleteReason, Operation};
+use crate::diff::{as_kept_by_kernel, diff, hold_back_doubtful, DeleteReason, Operation};
 use crate::limits::{self, Limits};
 use crate::model::{DesiredEndpoint, KernelEndpoint};
 use crate::ownership::Ledger;
@@ -63,7 +63,8 @@ impl Changes {
 }
 
 pub fn changes(plan: &Plan, current: &Current, config: &Config, backing: Backing) -> Changes {
-    let mut operations = diff(&plan.endpoints, current.kernel, current.ledger);
+    let kept = as_kept_by_kernel(&plan.endpoints, current.ledger.kernel_drops);
+    let mut operations = diff(&kept, current.kernel, current.ledger);
     let mut limits = limits::desired(config, plan.endpoints.len(), current.limits);
     let mut rp_filter = rp_filter::changes(
         &ipv4_interfaces(plan),
@@ -97,6 +98,7 @@ pub fn changes(plan: &Plan, current: &Current, config: &Config, backing: Backing
 /// endpoint NetworkManager's own support holds for an active profile (`kept_by_nm`: what it
 /// would add now) stays: it is handed back to NetworkManager, not taken away.
 pub fn release(current: &Current, kept_by_nm: &[DesiredEndpoint]) -> Changes {
+    let kept_by_nm = as_kept_by_kernel(kept_by_nm, current.ledger.kernel_drops);
     let operations = current
         .kernel
         .iter()
@@ -132,6 +134,7 @@ pub fn left_to_networkmanager<'a>(
     current: &Current<'a>,
     kept_by_nm: &[DesiredEndpoint],
 ) -> Vec<&'a KernelEndpoint> {
+    let kept_by_nm = as_kept_by_kernel(kept_by_nm, current.ledger.kernel_drops);
     current
         .kernel
         .iter()
@@ -327,6 +330,7 @@ mod tests {
                 original: limits(0, 0),
                 set: limits(3, 2),
             }),
+            ..Ledger::default()
         };
         let rp_filter = |interface: &str| match interface {
             "e0" => Some(LOOSE),

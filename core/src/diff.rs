@@ -82,6 +82,40 @@ impl DeleteReason {
     }
 }
 
+/// The endpoints as a kernel that drops `drops` holds them once added: what the kernel is
+/// compared with.
+pub fn as_kept_by_kernel(
+    desired: &[DesiredEndpoint],
+    drops: EndpointFlags,
+) -> Vec<DesiredEndpoint> {
+    desired
+        .iter()
+        .map(|d| DesiredEndpoint {
+            flags: d.flags - drops,
+            ..d.clone()
+        })
+        .collect()
+}
+
+/// Flags the kernel dropped from endpoints just added (`added`, as asked; `kernel`, as it
+/// holds them now).
+pub fn dropped_flags(added: &[&DesiredEndpoint], kernel: &[KernelEndpoint]) -> EndpointFlags {
+    added
+        .iter()
+        .filter_map(|d| {
+            kernel
+                .iter()
+                .find(|k| {
+                    k.address == d.address
+                        && k.ifindex == Some(d.ifindex)
+                        && k.port == 0
+                        && d.flags.contains(k.flags)
+                })
+                .map(|k| d.flags - k.flags)
+        })
+        .fold(EndpointFlags::empty(), |all, dropped| all | dropped)
+}
+
 /// Deletions first (they free slots), then additions in plan order.
 pub fn diff(
     desired: &[DesiredEndpoint],

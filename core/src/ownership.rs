@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::flags::EndpointFlags;
 use crate::limits::Limits;
 use crate::model::{DesiredEndpoint, KernelEndpoint, ProfileRef};
 
@@ -19,6 +20,11 @@ pub struct Ledger {
     /// The limits nm-mptcp moved the kernel's from, and to (to put back later).
     #[serde(default)]
     pub limits: Option<LimitsRecord>,
+    /// Endpoint flags the running kernel drops, learned from its answer to an add (kernels
+    /// with "mptcp: pm: ignore unknown endpoint flags" read `laminar` back as absent where
+    /// they lack it): endpoints are compared over the flags it keeps.
+    #[serde(default, skip_serializing_if = "EndpointFlags::is_empty")]
+    pub kernel_drops: EndpointFlags,
 }
 
 /// nm-mptcp changed the kernel's limits from `original` (what someone else set, or the
@@ -163,7 +169,6 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::EndpointFlags;
     use crate::testing::desired;
 
     #[test]

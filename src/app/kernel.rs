@@ -104,6 +104,7 @@ pub(crate) mod model {
     use nix::errno::Errno;
 
     use super::*;
+    use nm_mptcp_core::flags::EndpointFlags;
     use nm_mptcp_core::model::MPTCP_PM_ADDR_MAX;
 
     #[derive(Debug, Default)]
@@ -118,6 +119,9 @@ pub(crate) mod model {
         pub racing_add: Option<KernelEndpoint>,
         /// Every change, in order, in `ip mptcp` words, with the limits in force for adds.
         pub log: Vec<String>,
+        /// Flags this kernel does not know and drops from an endpoint it adds (kernels with
+        /// "mptcp: pm: ignore unknown endpoint flags").
+        pub drops: EndpointFlags,
     }
 
     impl ModelKernel {
@@ -165,7 +169,7 @@ pub(crate) mod model {
                 address: endpoint.address,
                 ifindex: Some(endpoint.ifindex),
                 port: 0,
-                flags: endpoint.flags,
+                flags: endpoint.flags - self.drops,
             });
             Ok(())
         }

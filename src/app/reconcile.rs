@@ -17,7 +17,7 @@ use crate::adapters::ledger_store::{read_ledger, LedgerStore};
 use crate::adapters::nm::{self, Detail};
 use crate::adapters::nm_conf_files;
 use nm_mptcp_core::changes::{changes, Backing, Changes, Current};
-use nm_mptcp_core::diff::{diff, Operation};
+use nm_mptcp_core::diff::{as_kept_by_kernel, diff, dropped_flags, Operation};
 use nm_mptcp_core::error::{Error, ErrorKind};
 use nm_mptcp_core::limits::Limits;
 use nm_mptcp_core::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
@@ -271,9 +271,22 @@ pub(crate) async fn execute(
     } else {
         kernel.endpoints().await?
     };
+    let just_added: Vec<&DesiredEndpoint> = desired
+        .iter()
+        .filter(|d| added.contains(&d.address))
+        .collect();
+    let kernel_drops = ledger.kernel_drops | dropped_flags(&just_added, &kernel_after);
+    if kernel_drops != ledger.kernel_drops {
+        tracing::warn!(
+            flags = %(kernel_drops - ledger.kernel_drops),
+            "the kernel dropped endpoint flags it does not know; they are left out from now on"
+        );
+    }
+    let desired = as_kept_by_kernel(desired, kernel_drops);
 
-    let mut new_ledger = ledger.after_apply(desired, &kernel_after, &added);
-    let remaining = diff(desired, &kernel_after, &new_ledger);
+    let mut new_ledger = ledger.after_apply(&desired, &kernel_after, &added);
+    new_ledger.kernel_drops = kernel_drops;
+    let remaining = diff(&desired, &kernel_after, &new_ledger);
     refused.extend(
         refusals
             .into_iter()
@@ -437,6 +450,44 @@ mod tests {
         let (changes, again) = reconcile(&mut kernel, &one, &done.ledger);
         assert!(changes.is_empty() && kernel.log.is_empty());
         assert_eq!(again.ledger, done.ledger);
+    }
+
+    #[test]
+    fn flags_the_kernel_drops_are_learned_once_and_never_re_added_for() {
+        let mut kernel = ModelKernel {
+            limits: DEFAULT_LIMITS,
+            drops: EndpointFlags::LAMINAR,
+            ..ModelKernel::default()
+        };
+        let laminar = plan_of(vec![desired(
+            "192.0.2.2",
+            2,
+            "e0",
+            EndpointFlags::SUBFLOW | EndpointFlags::LAMINAR,
+        )]);
+        let (_, first) = reconcile(&mut kernel, &laminar, &Ledger::default());
+        assert!(first.refused.is_empty(), "{:?}", first.refused);
+        assert_eq!(first.ledger.kernel_drops, EndpointFlags::LAMINAR);
+        assert_eq!(
+            first.ledger.entries.len(),
+            1,
+            "nm-mptcp's, as the kernel keeps it"
+        );
+        // Every later event (and the drift check's dry run) finds it as wanted.
+        kernel.log.clear();
+        let (changes, again) = reconcile(&mut kernel, &laminar, &first.ledger);
+        assert!(changes.is_empty(), "{changes:?}");
+        assert!(kernel.log.is_empty(), "{:?}", kernel.log);
+        assert_eq!(again.ledger, first.ledger);
+        // A flag the kernel keeps still counts: subflow -> signal replaces the endpoint.
+        let signal = plan_of(vec![desired(
+            "192.0.2.2",
+            2,
+            "e0",
+            EndpointFlags::SIGNAL | EndpointFlags::LAMINAR,
+        )]);
+        let (changes, _) = reconcile(&mut kernel, &signal, &again.ledger);
+        assert_eq!(changes.operations.len(), 2, "{changes:?}");
     }
 
     #[test]

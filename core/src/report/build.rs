@@ -66,7 +66,8 @@ pub fn status(
             dir: facts.run_dir.clone(),
         });
     }
-    warnings.extend(host_warnings(plan, kernel, limits, facts));
+    let kernel_drops = ledger.map(|l| l.kernel_drops).unwrap_or_default();
+    warnings.extend(host_warnings(plan, kernel, limits, kernel_drops, facts));
     warnings.extend(other_managers(&endpoints));
     warnings.extend(facts.modified.iter().filter_map(modified_warning));
     let empty = Ledger::default();
@@ -92,6 +93,7 @@ fn host_warnings(
     plan: &Plan,
     kernel: &[KernelEndpoint],
     limits: Limits,
+    kernel_drops: EndpointFlags,
     facts: &HostFacts,
 ) -> Vec<Warning> {
     let mut warnings = Vec::new();
@@ -118,7 +120,9 @@ fn host_warnings(
         .endpoints
         .iter()
         .any(|e| e.flags.contains(EndpointFlags::LAMINAR));
-    if wants_laminar && facts.kernel_release.is_some_and(|r| r < (6, 18)) {
+    let ignored = facts.kernel_release.is_some_and(|r| r < (6, 18))
+        || kernel_drops.contains(EndpointFlags::LAMINAR);
+    if wants_laminar && ignored {
         warnings.push(Warning::LaminarUnsupported);
     }
     warnings
