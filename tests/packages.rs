@@ -11,11 +11,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
-use common::{seed_topology, Lab, Nm, SEED_FLAGS};
+use common::{host_sh as sh, packages, seed_topology, Lab, Nm, SEED_FLAGS};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Every file both packages install (the rpm's zsh completion lives elsewhere: see `rpm`).
@@ -33,39 +33,6 @@ const FILES: &[&str] = &[
     "/usr/share/fish/vendor_completions.d/nm-mptcp.fish",
     "/usr/share/man/man8/nm-mptcp.8.gz",
 ];
-
-/// Run a shell script; it must succeed. Returns its stdout.
-fn sh(script: &str) -> String {
-    let out = Command::new("bash")
-        .args(["-ec", script])
-        .current_dir(REPO)
-        .output()
-        .expect("run bash");
-    assert!(
-        out.status.success(),
-        "{script}\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The .deb and the .rpm, built once for every test here, with a target directory of their
-/// own (the one `cargo test` holds stays untouched).
-fn packages() -> &'static (PathBuf, PathBuf) {
-    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let printed = sh("CARGO_TARGET_DIR=target/package-build packaging/build");
-        let find = |suffix: &str| {
-            let path = printed
-                .lines()
-                .find(|l| l.ends_with(suffix))
-                .unwrap_or_else(|| panic!("no {suffix} in {printed}"));
-            Path::new(REPO).join(path)
-        };
-        (find(".deb"), find(".rpm"))
-    })
-}
 
 fn set(lines: &str) -> BTreeSet<String> {
     lines

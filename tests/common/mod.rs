@@ -544,3 +544,36 @@ impl Lab {
 pub fn link_endpoint(n: usize, flags: &str) -> (String, String, String) {
     (format!("10.{n}.0.2"), format!("e{n}"), flags.to_owned())
 }
+
+/// Run a shell script; it must succeed. Returns its stdout.
+pub fn host_sh(script: &str) -> String {
+    let out = Command::new("bash")
+        .args(["-ec", script])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{script}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The .deb and the .rpm, built once for every test here, with a target directory of their
+/// own (the one `cargo test` holds stays untouched).
+pub fn packages() -> &'static (PathBuf, PathBuf) {
+    static BUILT: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let printed = host_sh("CARGO_TARGET_DIR=target/package-build packaging/build");
+        let find = |suffix: &str| {
+            let path = printed
+                .lines()
+                .find(|l| l.ends_with(suffix))
+                .unwrap_or_else(|| panic!("no {suffix} in {printed}"));
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+        };
+        (find(".deb"), find(".rpm"))
+    })
+}
