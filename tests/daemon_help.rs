@@ -53,7 +53,7 @@ fn a_flags_modify_is_applied_by_itself_only_when_asked_and_only_alone() {
     lab.expect_endpoints(&[("10.0.0.2", "e0", "subflow"), ("10.1.0.2", "e1", "subflow")]);
     let status = String::from_utf8_lossy(&lab.nm_mptcp(&["status"]).stdout).into_owned();
     assert!(
-        status.contains("profile \"p1\" on e1 was modified: connection.mptcp-flags also-without-default-route,signal saved, also-without-default-route,subflow applied; `nmcli device reapply e1` applies them"),
+        status.contains("profile \"p1\" on e1 was modified: connection.mptcp-flags also-without-default-route,signal saved, also-without-default-route,subflow applied; `nmcli device reapply e1` applies the saved ones, or `nmcli connection modify "),
         "{status}"
     );
     let json = String::from_utf8_lossy(&lab.nm_mptcp(&["status", "--json"]).stdout).into_owned();
@@ -92,6 +92,26 @@ fn a_flags_modify_is_applied_by_itself_only_when_asked_and_only_alone() {
         status.contains("(with its other changes: ipv4.dns"),
         "{status}"
     );
+
+    // A runtime change of the applied flags alone (`nmcli device modify`) is the user's:
+    // applied, and never undone (the saved profile did not change since).
+    lab.sh("nmcli connection modify p1 connection.mptcp-flags subflow,backup,also-without-default-route ipv4.dns ''");
+    lab.expect_endpoints(&[
+        ("10.0.0.2", "e0", "subflow"),
+        ("10.1.0.2", "e1", "subflow backup"),
+    ]);
+    let reapplies = || {
+        lab.daemon_log()
+            .matches("reapplied a modified profile")
+            .count()
+    };
+    let before = reapplies();
+    lab.sh("nmcli device modify e1 connection.mptcp-flags signal,also-without-default-route >/dev/null");
+    lab.expect_endpoints(&[("10.0.0.2", "e0", "subflow"), ("10.1.0.2", "e1", "signal")]);
+    // Past a drift check (5 s): still as the user set it.
+    std::thread::sleep(Duration::from_secs(7));
+    lab.expect_endpoints(&[("10.0.0.2", "e0", "subflow"), ("10.1.0.2", "e1", "signal")]);
+    assert_eq!(reapplies(), before, "{}", lab.daemon_log());
     assert_eq!(lab.hook_failures(), Vec::<String>::new());
 }
 

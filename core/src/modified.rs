@@ -24,9 +24,10 @@ pub struct ModifiedProfile {
     pub changed: BTreeSet<String>,
 }
 
-/// A modified profile on one device, with what a reapply needs.
+/// An active profile on one device, its saved and applied settings compared
+/// (`profile.changed` is empty when they agree), with what a reapply needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingModify {
+pub struct ComparedProfile {
     pub profile: ModifiedProfile,
     /// The saved profile's object path (`Settings.Connection.Updated` names it).
     pub saved_path: String,
@@ -34,6 +35,13 @@ pub struct PendingModify {
     pub device: String,
     /// The applied connection's version: a reapply with it fails if anything changed since.
     pub version_id: u64,
+}
+
+impl ComparedProfile {
+    /// The saved settings differ from the applied ones.
+    pub fn modified(&self) -> bool {
+        !self.profile.changed.is_empty()
+    }
 }
 
 impl ModifiedProfile {

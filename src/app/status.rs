@@ -10,7 +10,7 @@ use crate::app::reconcile::NM_TIMEOUT;
 use nm_mptcp_core::config::Config;
 use nm_mptcp_core::limits::Limits;
 use nm_mptcp_core::model::KernelEndpoint;
-use nm_mptcp_core::modified::ModifiedProfile;
+use nm_mptcp_core::modified::{ComparedProfile, ModifiedProfile};
 use nm_mptcp_core::ownership::Ledger;
 use nm_mptcp_core::planner::Plan;
 use nm_mptcp_core::report::{status, HostFacts, Status};
@@ -18,8 +18,12 @@ use nm_mptcp_core::report::{status, HostFacts, Status};
 /// Active profiles modified since NetworkManager applied them; none (with a warning in the
 /// log) when NetworkManager cannot say: the status goes on without them.
 pub(crate) async fn modified_profiles(bus: &zbus::Connection) -> Vec<ModifiedProfile> {
-    match nm::within(NM_TIMEOUT, nm::pending_modifies(bus)).await {
-        Ok(pending) => pending.into_iter().map(|p| p.profile).collect(),
+    match nm::within(NM_TIMEOUT, nm::compare_profiles(bus)).await {
+        Ok(compared) => compared
+            .into_iter()
+            .filter(ComparedProfile::modified)
+            .map(|p| p.profile)
+            .collect(),
         Err(e) => {
             tracing::warn!(error = %e, "cannot compare saved and applied profiles");
             Vec::new()

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::changes::Backing;
 use crate::error::Error;
-use crate::modified::{ModifiedProfile, PendingModify};
+use crate::modified::{ComparedProfile, ModifiedProfile};
 
 use super::events::{Activation, CallId, Cause, HookId, Purpose};
 
@@ -50,10 +50,10 @@ pub enum Action {
     /// A dry run against `planning_view(Scope::Held)`: `Event::DriftChecked`.
     CheckDrift,
     /// Compare active profiles' saved and applied settings (in the background):
-    /// `Event::ProfilesCompared` with `began`.
-    CompareProfiles { began: Instant },
+    /// `Event::ProfilesCompared`.
+    CompareProfiles,
     /// Reapply a profile whose saved `connection.mptcp-flags` changed (apply_on_modify).
-    Reapply(PendingModify),
+    Reapply(ComparedProfile),
     /// A modify that changed more than the flags, left to the user: logged once.
     LeaveToUser(ModifiedProfile),
     /// NetworkManager is not on the bus: nothing to follow until it is back.

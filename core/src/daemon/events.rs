@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use crate::error::Error;
-use crate::modified::PendingModify;
+use crate::modified::ComparedProfile;
 use crate::nm_conf::NmConf;
 use crate::nm_view::{NmDevice, NmView};
 
@@ -55,11 +55,10 @@ pub enum Event {
         drifted: bool,
         apply_on_modify: bool,
     },
-    /// `Action::CompareProfiles` done, with when it began and whether `[profiles]
-    /// apply_on_modify` is on.
+    /// `Action::CompareProfiles` done: every active profile on each device, and whether
+    /// `[profiles] apply_on_modify` is on.
     ProfilesCompared {
-        began: Instant,
-        result: Result<Vec<PendingModify>, Error>,
+        result: Result<Vec<ComparedProfile>, Error>,
         apply_on_modify: bool,
     },
     /// `Action::Refresh` done: the status and plan answers are cached in the shell.

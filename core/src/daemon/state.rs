@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::changes::Backing;
 use crate::error::Error;
-use crate::modified::ModifiedProfile;
+use crate::modified::{ComparedProfile, ModifiedProfile};
 use crate::nm_conf::NmConf;
 use crate::nm_view::{NmDevice, NmView};
 
@@ -66,11 +66,14 @@ pub struct DaemonState {
     next_drift_check: Option<Instant>,
     compare_due: bool,
     compare_running: bool,
+    /// When the comparison under way (or the last one) began.
+    compare_began: Option<Instant>,
     /// Active profiles modified since they were applied, as last compared.
     modified: Vec<ModifiedProfile>,
-    /// Saved profiles (object paths) updated since they were applied: only such a change is
-    /// reapplied (`nmcli device modify` changes the applied side alone, and stays).
-    saved_updated: HashMap<String, Mark>,
+    /// When each saved profile (object path) was last updated, and last applied (activated,
+    /// or reapplied by nm-mptcp): only a saved change since it was applied is reapplied.
+    saved_updated: HashMap<String, Instant>,
+    applied_at: HashMap<String, Instant>,
     /// Modifies left to the user, already reported.
     left_to_user: HashSet<(String, String, u32)>,
     outbox: VecDeque<Action>,
@@ -105,14 +108,6 @@ enum Stage {
     View { after: Option<u64> },
 }
 
-/// A saved profile's update (`Settings.Connection.Updated`).
-#[derive(Debug)]
-struct Mark {
-    at: Instant,
-    /// The applied connection's version when a comparison first saw the profile pending.
-    applied_version: Option<u64>,
-}
-
 #[derive(Debug)]
 enum Follow {
     Change(PrefetchChange),
@@ -143,8 +138,10 @@ impl DaemonState {
             next_drift_check: None,
             compare_due: false,
             compare_running: false,
+            compare_began: None,
             modified: Vec::new(),
             saved_updated: HashMap::new(),
+            applied_at: HashMap::new(),
             left_to_user: HashSet::new(),
             outbox: VecDeque::new(),
         }
@@ -254,15 +251,14 @@ impl DaemonState {
                 }
                 // `apply_on_modify` turned on while a profile waits to be applied: no signal
                 // says so, the configuration file does.
-                if apply_on_modify && !self.saved_updated.is_empty() {
+                if apply_on_modify && !self.modified.is_empty() {
                     self.compare_due = true;
                 }
             }
             Event::ProfilesCompared {
-                began,
                 result,
                 apply_on_modify,
-            } => self.on_compared(now, began, result, apply_on_modify),
+            } => self.on_compared(now, result, apply_on_modify),
             Event::Refreshed(result) => {
                 self.refreshing = false;
                 self.refresh_not_before = Some(now + CALL_GAP);
@@ -278,14 +274,15 @@ impl DaemonState {
         if self.compare_due && !self.compare_running {
             self.compare_due = false;
             self.compare_running = true;
-            self.outbox
-                .push_back(Action::CompareProfiles { began: now });
+            self.compare_began = Some(now);
+            self.outbox.push_back(Action::CompareProfiles);
         }
     }
 
     fn on_signal(&mut self, now: Instant, signal: NmSignal) {
         let follow = match signal {
             NmSignal::ActivationAdded(activation) => {
+                self.applied_at.insert(activation.profile.clone(), now);
                 self.stale = true;
                 self.observe(Cause::NetworkManager);
                 // NetworkManager commits no address of its own for these.
@@ -309,15 +306,13 @@ impl DaemonState {
             }
             NmSignal::ProfileAdded(path) => Some(Follow::Change(PrefetchChange::ReadProfile(path))),
             NmSignal::ProfileRemoved(path) => {
+                self.saved_updated.remove(&path);
+                self.applied_at.remove(&path);
                 Some(Follow::Change(PrefetchChange::ForgetProfile(path)))
             }
             NmSignal::ProfileUpdated(path) => {
                 self.compare_due = true;
-                let mark = Mark {
-                    at: now,
-                    applied_version: None,
-                };
-                self.saved_updated.insert(path.clone(), mark);
+                self.saved_updated.insert(path.clone(), now);
                 Some(Follow::Change(PrefetchChange::ReadProfile(path)))
             }
         };
@@ -639,59 +634,62 @@ impl DaemonState {
     }
 
     /// Keep the modified profiles for the status, and with `apply_on_modify` reapply each one
-    /// whose saved settings changed since it was applied only in `connection.mptcp-flags`.
+    /// whose saved side changed (`Settings.Connection.Updated`) since it was applied (its
+    /// activation, or nm-mptcp's reapply), in `connection.mptcp-flags` alone. A change of the
+    /// applied side alone (`nmcli device modify`) sends no `Updated`: it stays.
     fn on_compared(
         &mut self,
         now: Instant,
-        began: Instant,
-        result: Result<Vec<crate::modified::PendingModify>, Error>,
+        result: Result<Vec<ComparedProfile>, Error>,
         apply_on_modify: bool,
     ) {
         self.compare_running = false;
-        let pending = match result {
-            Ok(pending) => pending,
+        let compared = match result {
+            Ok(compared) => compared,
             Err(error) => {
                 self.outbox.push_back(Action::LogCompareFailure(error));
                 return;
             }
         };
-        let modified: Vec<ModifiedProfile> = pending.iter().map(|p| p.profile.clone()).collect();
+        let modified: Vec<ModifiedProfile> = compared
+            .iter()
+            .filter(|p| p.modified())
+            .map(|p| p.profile.clone())
+            .collect();
         if modified != self.modified {
             self.modified = modified;
             self.publish_soon(now);
         }
-        // A mark outlives a comparison only while its profile waits to be applied.
-        self.saved_updated
-            .retain(|path, mark| mark.at >= began || pending.iter().any(|p| p.saved_path == *path));
-        for p in &pending {
-            if let Some(mark) = self.saved_updated.get_mut(&p.saved_path) {
-                match mark.applied_version {
-                    // The applied side changed since (`nmcli device modify`, a reapply):
-                    // what is applied now is deliberate.
-                    Some(version) if version != p.version_id => {
-                        self.saved_updated.remove(&p.saved_path);
-                    }
-                    _ => mark.applied_version = Some(p.version_id),
-                }
-            }
-        }
-        if !apply_on_modify {
-            return;
-        }
-        for p in pending.into_iter().filter(|p| p.profile.flags_modified()) {
+        for p in compared {
             let m = &p.profile;
-            if !m.only_flags_modified() {
+            if !m.flags_modified() {
+                // What is saved is applied, as of when the comparison began: an `Updated`
+                // before then is done with.
+                if let Some(began) = self.compare_began {
+                    let applied = self.applied_at.entry(p.saved_path.clone()).or_insert(began);
+                    *applied = (*applied).max(began);
+                }
+                continue;
+            }
+            let saved_changed_since_applied =
+                self.saved_updated
+                    .get(&p.saved_path)
+                    .is_some_and(|updated| {
+                        self.applied_at
+                            .get(&p.saved_path)
+                            .is_none_or(|applied| updated > applied)
+                    });
+            if !apply_on_modify || !saved_changed_since_applied {
+                continue;
+            }
+            if m.only_flags_modified() {
+                self.applied_at.insert(p.saved_path.clone(), now);
+                self.outbox.push_back(Action::Reapply(p));
+            } else {
                 let key = (m.profile.uuid.clone(), m.interface.clone(), m.saved_flags);
                 if self.left_to_user.insert(key) {
                     self.outbox.push_back(Action::LeaveToUser(m.clone()));
                 }
-            } else if self
-                .saved_updated
-                .get(&p.saved_path)
-                .is_some_and(|mark| mark.at < began)
-            {
-                self.saved_updated.remove(&p.saved_path);
-                self.outbox.push_back(Action::Reapply(p));
             }
         }
     }

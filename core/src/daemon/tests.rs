@@ -9,7 +9,7 @@ use super::*;
 use crate::changes::Backing;
 use crate::error::Error;
 use crate::model::{KernelAddress, ProfileRef};
-use crate::modified::{ModifiedProfile, PendingModify, MPTCP_FLAGS_KEY};
+use crate::modified::{ComparedProfile, ModifiedProfile, MPTCP_FLAGS_KEY};
 use crate::nm_conf::NmConf;
 use crate::nm_view::{Method, NmDevice, NmFamily, NmView};
 use crate::planner::{plan, Plan};
@@ -93,7 +93,6 @@ impl Daemon {
         d.advance(100);
         d.feed(Event::Tick);
         d.feed(Event::ProfilesCompared {
-            began: d.now,
             result: Ok(Vec::new()),
             apply_on_modify: false,
         });
@@ -151,7 +150,7 @@ fn the_daemon_starts_by_reading_then_reconciles_publishes_and_claims_its_name() 
         vec![
             Action::ClaimName,
             Action::CheckPresence,
-            Action::CompareProfiles { began: d.now }
+            Action::CompareProfiles
         ]
     );
     assert_eq!(
@@ -551,87 +550,165 @@ fn publishing_waits_for_events_to_pause_but_not_for_ever() {
     assert!(matches!(actions[1], Action::CompareProfiles { .. }));
 }
 
-fn modified_flags() -> PendingModify {
-    PendingModify {
+/// Profile p0 on device /dev/1 with applied connection `version`, its flags as saved and
+/// applied, and other settings modified (`others`).
+fn compared(version: u64, saved: u32, applied: u32, others: &[&str]) -> ComparedProfile {
+    let mut changed: std::collections::BTreeSet<String> =
+        others.iter().map(|k| k.to_string()).collect();
+    if saved != applied {
+        changed.insert(MPTCP_FLAGS_KEY.to_owned());
+    }
+    ComparedProfile {
         profile: ModifiedProfile {
             profile: ProfileRef {
                 id: "p0".into(),
                 uuid: "u0".into(),
             },
             interface: "e0".into(),
-            applied_flags: 0x20,
-            saved_flags: 0x30,
-            changed: [MPTCP_FLAGS_KEY.to_owned()].into(),
+            applied_flags: applied,
+            saved_flags: saved,
+            changed,
         },
         saved_path: "/s/1".into(),
         device: "/dev/1".into(),
-        version_id: 3,
+        version_id: version,
     }
 }
 
+fn reapplies(d: &mut Daemon, profile: ComparedProfile, apply_on_modify: bool) -> bool {
+    d.advance(1);
+    let actions = d.feed(Event::ProfilesCompared {
+        result: Ok(vec![profile]),
+        apply_on_modify,
+    });
+    actions.iter().any(|a| matches!(a, Action::Reapply(_)))
+}
+
+fn signal(d: &mut Daemon, signal: NmSignal) {
+    d.advance(1);
+    d.feed(Event::Signal(signal));
+}
+
 #[test]
-fn only_a_saved_profile_changed_since_it_was_applied_is_reapplied() {
-    let compared = |began| Event::ProfilesCompared {
-        began,
-        result: Ok(vec![modified_flags()]),
-        apply_on_modify: true,
-    };
-    // `nmcli device modify`: the applied side changed, no `Updated`: left as it is.
+fn only_a_saved_change_since_the_profile_was_applied_is_reapplied() {
+    let (subflow, signal_subflow, only_signal) = (0x20, 0x30, 0x10);
+    let updated = || NmSignal::ProfileUpdated("/s/1".into());
     let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
-    let actions = d.feed(compared(d.now));
-    assert!(!actions.iter().any(|a| matches!(a, Action::Reapply(_))));
-
+    signal(&mut d, activation("/s/1"));
+    assert!(!reapplies(&mut d, compared(3, subflow, subflow, &[]), true));
     // `nmcli connection modify`: `Updated`, then the comparison it asks for.
-    let actions = d.feed(Event::Signal(NmSignal::ProfileUpdated("/s/1".into())));
-    let Some(Action::CompareProfiles { began }) = actions
-        .iter()
-        .find(|a| matches!(a, Action::CompareProfiles { .. }))
-        .cloned()
-    else {
-        panic!("{actions:?}")
-    };
-    d.feed(Event::PrefetchFollowed);
-    d.advance(1);
-    let actions = d.feed(compared(began + Duration::from_millis(1)));
-    assert_eq!(actions, vec![Action::Reapply(modified_flags())]);
-    // Once: the next comparison (the profile still pending) does not reapply again.
-    d.advance(1);
-    let actions = d.feed(compared(d.now));
-    assert!(!actions.iter().any(|a| matches!(a, Action::Reapply(_))));
-
-    // An update signalled after the comparison began waits for the next one.
+    signal(&mut d, updated());
+    assert!(reapplies(
+        &mut d,
+        compared(3, signal_subflow, subflow, &[]),
+        true
+    ));
+    // Reapplied: nothing more, even while the comparison still sees the old version.
+    assert!(!reapplies(
+        &mut d,
+        compared(3, signal_subflow, subflow, &[]),
+        true
+    ));
+    assert!(!reapplies(
+        &mut d,
+        compared(4, signal_subflow, signal_subflow, &[]),
+        true
+    ));
+    // `nmcli device modify` sends no `Updated`: the applied side is the user's, never undone.
+    for version in [5, 5, 6] {
+        assert!(!reapplies(
+            &mut d,
+            compared(version, signal_subflow, only_signal, &[]),
+            true
+        ));
+    }
+    assert_eq!(d.state.modified().len(), 1, "the status still shows it");
+    // A modify right after an activation, before any comparison saw it, still counts.
+    signal(&mut d, activation("/s/1"));
+    signal(&mut d, updated());
+    assert!(reapplies(
+        &mut d,
+        compared(7, subflow, signal_subflow, &[]),
+        true
+    ));
+    // A modify while apply_on_modify is off waits; turned on, it is applied.
+    signal(&mut d, activation("/s/1"));
+    signal(&mut d, updated());
+    assert!(!reapplies(
+        &mut d,
+        compared(8, only_signal, subflow, &[]),
+        false
+    ));
+    assert!(reapplies(
+        &mut d,
+        compared(8, only_signal, subflow, &[]),
+        true
+    ));
+    // Modified before the daemon saw it activated: the `Updated` it saw counts.
     let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
-    d.feed(Event::Signal(NmSignal::ProfileUpdated("/s/0".into())));
-    let began = d.now;
-    d.advance(1);
-    let during = d.feed(Event::Signal(NmSignal::ProfileUpdated("/s/1".into())));
-    assert!(!during
-        .iter()
-        .any(|a| matches!(a, Action::CompareProfiles { .. })));
-    let actions = d.feed(compared(began));
-    assert!(!actions.iter().any(|a| matches!(a, Action::Reapply(_))));
-    assert!(actions
-        .iter()
-        .any(|a| matches!(a, Action::CompareProfiles { .. })));
+    assert!(!reapplies(
+        &mut d,
+        compared(3, signal_subflow, subflow, &[]),
+        true
+    ));
+    signal(&mut d, updated());
+    assert!(reapplies(
+        &mut d,
+        compared(3, only_signal, subflow, &[]),
+        true
+    ));
+}
+
+#[test]
+fn an_update_that_leaves_the_flags_as_applied_is_done_with() {
+    let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
+    signal(&mut d, activation("/s/1"));
+    // `nmcli connection modify p0 ipv4.dns ...`: the flags stay as applied.
+    signal(&mut d, NmSignal::ProfileUpdated("/s/1".into()));
+    assert!(!reapplies(&mut d, compared(3, 0x20, 0x20, &["ipv4.dns"]), true));
+    // Then `nmcli device modify`: the user's, not undone by that older update.
+    assert!(!reapplies(&mut d, compared(4, 0x20, 0x10, &["ipv4.dns"]), true));
+}
+
+#[test]
+fn apply_on_modify_turned_on_compares_again_at_the_next_check() {
+    let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
+    let off = |d: &mut Daemon| {
+        d.feed(Event::ProfilesCompared {
+            result: Ok(vec![compared(3, 0x30, 0x20, &[])]),
+            apply_on_modify: false,
+        })
+    };
+    off(&mut d);
+    // Published once events pause, then compared again: still off.
+    d.advance(100);
+    assert!(d.feed(Event::Tick).contains(&Action::CompareProfiles));
+    off(&mut d);
+    // At the drift check the configuration file says it is on now.
+    d.now = d.state.next_deadline().unwrap();
+    assert_eq!(d.feed(Event::Tick), vec![Action::CheckDrift]);
+    let actions = d.feed(Event::DriftChecked {
+        drifted: false,
+        apply_on_modify: true,
+    });
+    assert_eq!(actions, vec![Action::CompareProfiles]);
 }
 
 #[test]
 fn a_modify_of_more_than_the_flags_is_left_to_the_user_and_said_once() {
     let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
-    let mut more = modified_flags();
-    more.profile.changed.insert("ipv4.dns".into());
-    let compared = |began| Event::ProfilesCompared {
-        began,
-        result: Ok(vec![more.clone()]),
-        apply_on_modify: true,
+    signal(&mut d, NmSignal::ProfileUpdated("/s/1".into()));
+    let more = compared(3, 0x30, 0x20, &["ipv4.dns"]);
+    let compare = |d: &mut Daemon| {
+        d.feed(Event::ProfilesCompared {
+            result: Ok(vec![more.clone()]),
+            apply_on_modify: true,
+        })
     };
-    let actions = d.feed(compared(d.now));
-    assert!(actions.contains(&Action::LeaveToUser(more.profile.clone())));
-    // The status shows it; publishing follows.
+    let actions = compare(&mut d);
+    assert_eq!(actions, vec![Action::LeaveToUser(more.profile.clone())]);
     assert_eq!(d.state.modified(), [more.profile.clone()]);
-    assert!(!d
-        .feed(compared(d.now))
-        .contains(&Action::LeaveToUser(more.profile.clone())));
+    assert!(!compare(&mut d).contains(&Action::LeaveToUser(more.profile.clone())));
 }
 
 /// One step of a random run: NetworkManager changes, the kernel's addresses change, a hook
@@ -664,7 +741,7 @@ enum Work {
     Presence,
     Read(Instant, NmView),
     Follow,
-    Compare(Instant),
+    Compare,
 }
 
 /// A model shell around the held state, with NetworkManager's devices as they are now.
@@ -703,8 +780,8 @@ impl Model {
                     self.under_way.push(Work::Follow);
                     None
                 }
-                Action::CompareProfiles { began } => {
-                    self.under_way.push(Work::Compare(began));
+                Action::CompareProfiles => {
+                    self.under_way.push(Work::Compare);
                     None
                 }
                 Action::ReloadNmConf => Some(Event::NmConfReloaded(NmConf::default())),
@@ -761,8 +838,7 @@ impl Model {
                 result: Ok((view, NmConf::default())),
             },
             Work::Follow => Event::PrefetchFollowed,
-            Work::Compare(began) => Event::ProfilesCompared {
-                began,
+            Work::Compare => Event::ProfilesCompared {
                 result: Ok(Vec::new()),
                 apply_on_modify: false,
             },

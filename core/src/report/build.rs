@@ -143,6 +143,11 @@ fn modified_warning(m: &ModifiedProfile) -> Option<Warning> {
             .cloned()
             .collect(),
         command: format!("nmcli device reapply {}", escaped(&m.interface)),
+        keep_command: format!(
+            "nmcli connection modify {} connection.mptcp-flags {}",
+            escaped(&m.profile.uuid),
+            ModifiedProfile::flag_words(m.applied_flags)
+        ),
     })
 }
 

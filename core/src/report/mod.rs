@@ -71,7 +71,11 @@ pub enum Warning {
         saved: String,
         /// Other settings modified too (`apply_on_modify` leaves such a profile alone).
         other_changes: Vec<String>,
+        /// Applies the saved profile.
         command: String,
+        /// Saves what is applied instead: the applied side may be the deliberate one (`nmcli
+        /// device modify` changes only it), which nm-mptcp never undoes.
+        keep_command: String,
     },
 }
 
@@ -124,11 +128,12 @@ impl fmt::Display for Warning {
                 saved,
                 other_changes,
                 command,
+                keep_command,
                 ..
             } => {
                 write!(
                     f,
-                    "profile {profile:?} on {} was modified: connection.mptcp-flags {saved} saved, {applied} applied; `{command}` applies them",
+                    "profile {profile:?} on {} was modified: connection.mptcp-flags {saved} saved, {applied} applied; `{command}` applies the saved ones, or `{keep_command}` keeps the applied ones (as after `nmcli device modify`)",
                     escaped(interface)
                 )?;
                 if !other_changes.is_empty() {

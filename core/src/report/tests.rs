@@ -149,7 +149,7 @@ fn a_modify_without_a_reapply_is_warned_about_with_the_command_that_applies_it()
     );
     assert_eq!(
         messages[0],
-        "profile \"p\\n0\" on e0 was modified: connection.mptcp-flags signal,subflow saved, subflow applied; `nmcli device reapply e0` applies them"
+        "profile \"p\\n0\" on e0 was modified: connection.mptcp-flags signal,subflow saved, subflow applied; `nmcli device reapply e0` applies the saved ones, or `nmcli connection modify u0 connection.mptcp-flags subflow` keeps the applied ones (as after `nmcli device modify`)"
     );
     assert!(
         messages[1].ends_with("(with its other changes: ipv4.dns)"),

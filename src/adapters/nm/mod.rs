@@ -10,7 +10,7 @@ mod read;
 mod signals;
 
 pub(crate) use bus::{present, system_bus, within};
-pub(crate) use modified::{pending as pending_modifies, reapply};
+pub(crate) use modified::{compare as compare_profiles, reapply};
 pub(crate) use prefetch::{Fetched, Prefetch};
 pub(crate) use read::{read, read_with, Detail};
 pub(crate) use signals::{parse as parse_signal, signals};

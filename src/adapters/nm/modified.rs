@@ -14,7 +14,7 @@ use super::dicts::{interface_name, ActiveConnection, Device, Manager};
 use super::{IFACE_ACTIVE, IFACE_DEVICE, IFACE_ROOT, IFACE_SETTINGS_CONNECTION, ROOT_PATH};
 use nm_mptcp_core::error::Error;
 use nm_mptcp_core::model::ProfileRef;
-use nm_mptcp_core::modified::{ModifiedProfile, PendingModify};
+use nm_mptcp_core::modified::{ComparedProfile, ModifiedProfile};
 
 /// A connection's settings, group by group (`a{sa{sv}}`).
 type Settings = HashMap<String, HashMap<String, OwnedValue>>;
@@ -24,8 +24,9 @@ type Settings = HashMap<String, HashMap<String, OwnedValue>>;
 const NOT_A_CHANGE: [(&str, &str); 1] = [("connection", "timestamp")];
 const MPTCP_FLAGS: (&str, &str) = ("connection", "mptcp-flags");
 
-/// Every active profile whose saved settings differ from those applied on its device.
-pub(crate) async fn pending(bus: &Connection) -> Result<Vec<PendingModify>, Error> {
+/// Every active profile on each of its devices, its saved settings compared with those
+/// applied there.
+pub(crate) async fn compare(bus: &Connection) -> Result<Vec<ComparedProfile>, Error> {
     let root = get_all::<Manager>(bus, ROOT_PATH, IFACE_ROOT)
         .await?
         .ok_or_else(|| Error::nm("NetworkManager has no root object"))?;
@@ -60,15 +61,12 @@ pub(crate) async fn pending(bus: &Connection) -> Result<Vec<PendingModify>, Erro
                 continue;
             };
             let changes = differences(&applied, &saved);
-            if changes.is_empty() {
-                continue;
-            }
             let interface = get_all::<Device>(bus, device.as_str(), IFACE_DEVICE)
                 .await?
                 .and_then(|d| d.interface)
                 .map(|i| interface_name(&i))
                 .unwrap_or_default();
-            found.push(PendingModify {
+            found.push(ComparedProfile {
                 profile: ModifiedProfile {
                     profile: ProfileRef {
                         id: string(&saved, "connection", "id"),
@@ -90,7 +88,7 @@ pub(crate) async fn pending(bus: &Connection) -> Result<Vec<PendingModify>, Erro
 
 /// Ask NetworkManager to apply the saved profile on `device`, unless its applied connection
 /// changed since `version_id`.
-pub(crate) async fn reapply(bus: &Connection, pending: &PendingModify) -> Result<(), Error> {
+pub(crate) async fn reapply(bus: &Connection, pending: &ComparedProfile) -> Result<(), Error> {
     let empty: Settings = HashMap::new();
     call::<(), _>(
         bus,

@@ -2,9 +2,7 @@
 //! calls to NetworkManager), and, with `[profiles] apply_on_modify`, reapplied when the held
 //! state says so.
 
-use std::time::Instant;
-
-use nm_mptcp_core::modified::{ModifiedProfile, PendingModify};
+use nm_mptcp_core::modified::{ComparedProfile, ModifiedProfile};
 use tokio::sync::mpsc;
 
 use super::shell::Finished;
@@ -17,15 +15,13 @@ use nm_mptcp_core::escape::escaped;
 pub(super) fn compare(
     context: &Context,
     bus: &zbus::Connection,
-    began: Instant,
     results: &mpsc::UnboundedSender<Finished>,
 ) {
     let (context, bus, results) = (context.clone(), bus.clone(), results.clone());
     tokio::spawn(async move {
-        let result = nm::within(NM_TIMEOUT, nm::pending_modifies(&bus)).await;
+        let result = nm::within(NM_TIMEOUT, nm::compare_profiles(&bus)).await;
         let apply_on_modify = context.config().is_ok_and(|c| c.apply_on_modify);
         let _ = results.send(Finished::Compared {
-            began,
             result,
             apply_on_modify,
         });
@@ -34,7 +30,7 @@ pub(super) fn compare(
 
 /// Ask NetworkManager to reapply a profile whose saved flags changed, with the applied
 /// connection's version (a change in between makes the reapply fail rather than overwrite it).
-pub(super) fn reapply(bus: &zbus::Connection, pending: PendingModify) {
+pub(super) fn reapply(bus: &zbus::Connection, pending: ComparedProfile) {
     let bus = bus.clone();
     tokio::spawn(async move {
         let m = &pending.profile;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use futures_util::{FutureExt, StreamExt};
 use nm_mptcp_core::daemon::{Action, DaemonState, Event, PrefetchChange, Purpose, Reconciliation};
 use nm_mptcp_core::error::Error;
-use nm_mptcp_core::modified::PendingModify;
+use nm_mptcp_core::modified::ComparedProfile;
 use nm_mptcp_core::nm_conf::NmConf;
 use nm_mptcp_core::nm_view::NmView;
 use tokio::sync::mpsc;
@@ -37,8 +37,7 @@ pub(super) enum Finished {
     },
     Prefetch(Result<Fetched, Error>),
     Compared {
-        began: Instant,
-        result: Result<Vec<PendingModify>, Error>,
+        result: Result<Vec<ComparedProfile>, Error>,
         apply_on_modify: bool,
     },
 }
@@ -98,11 +97,9 @@ impl Shell {
                 Event::PrefetchFollowed
             }
             Finished::Compared {
-                began,
                 result,
                 apply_on_modify,
             } => Event::ProfilesCompared {
-                began,
                 result,
                 apply_on_modify,
             },
@@ -211,9 +208,7 @@ impl Shell {
                 };
                 state.handle(Instant::now(), checked);
             }
-            Action::CompareProfiles { began } => {
-                modifies::compare(&self.context, &self.bus, began, &self.finished)
-            }
+            Action::CompareProfiles => modifies::compare(&self.context, &self.bus, &self.finished),
             Action::Reapply(pending) => modifies::reapply(&self.bus, pending),
             Action::LeaveToUser(modified) => modifies::left_to_user(&modified),
             Action::NoteNmAbsent => {
