@@ -547,7 +547,7 @@ fn publishing_waits_for_events_to_pause_but_not_for_ever() {
     let actions = d.feed(Event::Tick);
     assert_eq!(actions[0], Action::Publish(Vec::new()));
     // Then the saved and applied profiles are compared, off the events' path.
-    assert!(matches!(actions[1], Action::CompareProfiles { .. }));
+    assert!(matches!(actions[1], Action::CompareProfiles));
 }
 
 /// Profile p0 on device /dev/1 with applied connection `version`, its flags as saved and
@@ -665,9 +665,17 @@ fn an_update_that_leaves_the_flags_as_applied_is_done_with() {
     signal(&mut d, activation("/s/1"));
     // `nmcli connection modify p0 ipv4.dns ...`: the flags stay as applied.
     signal(&mut d, NmSignal::ProfileUpdated("/s/1".into()));
-    assert!(!reapplies(&mut d, compared(3, 0x20, 0x20, &["ipv4.dns"]), true));
+    assert!(!reapplies(
+        &mut d,
+        compared(3, 0x20, 0x20, &["ipv4.dns"]),
+        true
+    ));
     // Then `nmcli device modify`: the user's, not undone by that older update.
-    assert!(!reapplies(&mut d, compared(4, 0x20, 0x10, &["ipv4.dns"]), true));
+    assert!(!reapplies(
+        &mut d,
+        compared(4, 0x20, 0x10, &["ipv4.dns"]),
+        true
+    ));
 }
 
 #[test]
@@ -707,7 +715,7 @@ fn a_modify_of_more_than_the_flags_is_left_to_the_user_and_said_once() {
     };
     let actions = compare(&mut d);
     assert_eq!(actions, vec![Action::LeaveToUser(more.profile.clone())]);
-    assert_eq!(d.state.modified(), [more.profile.clone()]);
+    assert_eq!(d.state.modified(), std::slice::from_ref(&more.profile));
     assert!(!compare(&mut d).contains(&Action::LeaveToUser(more.profile.clone())));
 }
 
