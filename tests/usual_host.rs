@@ -9,6 +9,7 @@ mod common;
 use common::{add_profile, endpoint_set, Lab, Nm};
 
 on_every_version!(
+    a_metered_link_gets_backup_when_asked_even_over_networkmanagers_endpoint,
     the_seed_with_networkmanagers_support_on_adopts_and_follows,
     at_the_cap_networkmanagers_leftovers_make_room_for_better_addresses,
     the_daemon_beside_networkmanagers_support_keeps_ids_across_a_restart,
@@ -95,6 +96,52 @@ fn the_seed_with_networkmanagers_support_on_adopts_and_follows(nm: Nm) {
             .all(|e| e["owner"] == "other"),
         "nothing is nm-mptcp's any more: {status}"
     );
+    assert_eq!(lab.hook_failures(), Vec::<String>::new());
+}
+
+/// `[profiles] metered_as_backup`: p1's `connection.metered yes` makes its endpoint a backup
+/// one, in place of the one NetworkManager's own support made; the daemon keeps it so, through
+/// a reapply, and `status` says why. Off again, NetworkManager's rules alone.
+fn a_metered_link_gets_backup_when_asked_even_over_networkmanagers_endpoint(nm: Nm) {
+    let lab = Lab::start_on("umeter", nm);
+    lab.install_hook();
+    lab.link("e0", "s0");
+    lab.link("e1", "s1");
+    add_profile(&lab, "p0", "e0", "ipv4.method manual ipv4.addresses 192.0.2.2/24 ipv4.gateway 192.0.2.1 ipv6.method disabled connection.mptcp-flags subflow");
+    add_profile(&lab, "p1", "e1", "ipv4.method manual ipv4.addresses 198.51.100.2/24 ipv6.method disabled connection.metered yes connection.mptcp-flags subflow,also-without-default-route");
+    lab.sh("nmcli connection up p0 >/dev/null && nmcli connection up p1 >/dev/null");
+    lab.expect_endpoints(&[
+        ("192.0.2.2", "e0", "subflow"),
+        ("198.51.100.2", "e1", "subflow"),
+    ]);
+
+    lab.sh("printf '[profiles]\\nmetered_as_backup = true\\n' >/etc/nm-mptcp/config.toml");
+    lab.start_daemon();
+    let metered = [
+        ("192.0.2.2", "e0", "subflow"),
+        ("198.51.100.2", "e1", "subflow backup"),
+    ];
+    lab.sh("nmcli device reapply e1 >/dev/null");
+    lab.expect_endpoints(&metered);
+    let status = String::from_utf8_lossy(&lab.nm_mptcp(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains("backup: the device is metered ([profiles] metered_as_backup)"),
+        "{status}"
+    );
+    // NetworkManager acting on the link again (a reapply, a down and up) changes nothing.
+    lab.sh("nmcli device reapply e1 >/dev/null");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    lab.expect_endpoints(&metered);
+    lab.sh("nmcli connection down p1 >/dev/null && nmcli connection up p1 >/dev/null");
+    lab.expect_endpoints(&metered);
+
+    // Off: NetworkManager's own flags come back with the next event.
+    lab.sh("printf '[profiles]\\nmetered_as_backup = false\\n' >/etc/nm-mptcp/config.toml");
+    lab.sh("nmcli device reapply e1 >/dev/null");
+    lab.expect_endpoints(&[
+        ("192.0.2.2", "e0", "subflow"),
+        ("198.51.100.2", "e1", "subflow"),
+    ]);
     assert_eq!(lab.hook_failures(), Vec::<String>::new());
 }
 

@@ -46,6 +46,10 @@ pub struct Config {
     /// The daemon reapplies an active profile whose saved settings differ from the applied
     /// ones only in `connection.mptcp-flags` (`[profiles] apply_on_modify`).
     pub apply_on_modify: bool,
+    /// Endpoints of devices NetworkManager reports metered get the `backup` flag
+    /// (`[profiles] metered_as_backup`): traffic stays off phone tethering and WWAN while
+    /// another path works. Not a NetworkManager rule: off by default.
+    pub metered_as_backup: bool,
     /// How often the daemon checks the kernel for endpoints and limits of its own that went
     /// missing (`[daemon] check_interval`, seconds); `None` never.
     pub check_interval: Option<std::time::Duration>,
@@ -65,6 +69,7 @@ impl Default for Config {
             enable_mptcp: false,
             relax_rp_filter: true,
             apply_on_modify: false,
+            metered_as_backup: false,
             check_interval: Some(std::time::Duration::from_secs(CHECK_INTERVAL_DEFAULT)),
         }
     }
@@ -92,6 +97,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields, expecting = "a table [profiles]")]
 struct RawProfiles {
     apply_on_modify: Option<Spanned<toml::Value>>,
+    metered_as_backup: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,6 +189,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
             raw.profiles.apply_on_modify,
             false,
         )?,
+        metered_as_backup: boolean(
+            "profiles.metered_as_backup",
+            raw.profiles.metered_as_backup,
+            false,
+        )?,
         check_interval: match raw.daemon.check_interval {
             None => Config::default().check_interval,
             Some(value) => {
@@ -263,7 +274,7 @@ mod tests {
     #[test]
     fn every_key_parses() {
         let config = parse_str(
-            "[limits]\nsubflows = 3\nadd_addr_accepted = \"keep\"\n[kernel]\nenable_mptcp = true\n[rp_filter]\nrelax = false\n[profiles]\napply_on_modify = true\n[daemon]\ncheck_interval = 0\n",
+            "[limits]\nsubflows = 3\nadd_addr_accepted = \"keep\"\n[kernel]\nenable_mptcp = true\n[rp_filter]\nrelax = false\n[profiles]\napply_on_modify = true\nmetered_as_backup = true\n[daemon]\ncheck_interval = 0\n",
         )
         .unwrap();
         assert_eq!(
@@ -274,6 +285,7 @@ mod tests {
                 enable_mptcp: true,
                 relax_rp_filter: false,
                 apply_on_modify: true,
+                metered_as_backup: true,
                 check_interval: None,
             }
         );

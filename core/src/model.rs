@@ -51,6 +51,8 @@ pub struct HostSnapshot {
     pub nm_version: NmVersion,
     /// `/proc/sys/net/mptcp/enabled`: `None` when the file is missing.
     pub sysctl_enabled: Option<bool>,
+    /// `[profiles] metered_as_backup`: endpoints of metered devices get `backup`.
+    pub metered_as_backup: bool,
     /// Active devices, in the order NetworkManager activated them.
     pub devices: Vec<DeviceState>,
 }
@@ -78,6 +80,8 @@ pub struct DeviceState {
     /// `connection.mptcp-flags` from NetworkManager.conf for this device, if set there.
     pub conf_default: Option<i64>,
     pub ineligible: Option<Ineligible>,
+    /// NetworkManager reports the device metered.
+    pub metered: bool,
     pub ipv4: FamilyState,
     pub ipv6: FamilyState,
 }
@@ -139,7 +143,7 @@ pub struct KernelAddress {
 }
 
 /// An endpoint as the kernel reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelEndpoint {
     pub id: u8,
     pub address: IpAddr,

@@ -37,6 +37,9 @@ pub struct NmDevice {
     /// are in the kernel, which NetworkManager puts there as it enters ip-config: so a
     /// daemon that read the view earlier acts on the address at once.
     pub activating: bool,
+    /// NetworkManager reports the device metered (`Metered` yes or guess-yes: phone
+    /// tethering, WWAN).
+    pub metered: bool,
     pub ipv4: NmFamily,
     pub ipv6: NmFamily,
 }

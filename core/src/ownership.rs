@@ -91,6 +91,24 @@ impl Ledger {
         self.entry(k).is_some()
     }
 
+    /// The ledger with these others' endpoints adopted (`Plan::superseded`: NetworkManager's
+    /// own, exactly as its rules make them, which a policy of nm-mptcp's changes), each for
+    /// the wanted endpoint of its address.
+    pub fn adopting(&self, endpoints: &[KernelEndpoint], wanted: &[DesiredEndpoint]) -> Ledger {
+        let mut ledger = self.clone();
+        for k in endpoints {
+            if let Some(d) = wanted.iter().find(|d| d.address == k.address) {
+                ledger.entries.push(LedgerEntry::from_kernel(
+                    k,
+                    &d.interface,
+                    Some(d.profile.clone()),
+                    false,
+                ));
+            }
+        }
+        ledger
+    }
+
     /// The ledger without these endpoints: nm-mptcp no longer manages them (`release` handed
     /// them to NetworkManager).
     pub fn without(&self, given_away: &[KernelEndpoint]) -> Ledger {

@@ -25,6 +25,10 @@ pub struct Plan {
     pub endpoints: Vec<DesiredEndpoint>,
     /// A device that may get endpoints still waits for addresses (SLAAC, DHCPv6, DAD).
     pub awaiting_addresses: bool,
+    /// Others' endpoints exactly as NetworkManager's rules make them (its own support's),
+    /// which a policy of nm-mptcp's (`metered_as_backup`) changes: adopted, then replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<KernelEndpoint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +40,10 @@ pub struct DevicePlan {
     pub flags: MptcpFlags,
     pub flags_source: FlagsSource,
     pub endpoint_flags: EndpointFlags,
+    /// `backup` was added to the endpoint flags because NetworkManager reports the device
+    /// metered (`[profiles] metered_as_backup`): the reason `status` names.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metered_as_backup: bool,
     pub addresses: Vec<AddressDecision>,
 }
 
@@ -140,7 +148,7 @@ pub struct AddressDecision {
 /// that nm-mptcp does not own; they are never touched, but they do take kernel slots.
 pub fn plan(host: &HostSnapshot, foreign: &[KernelEndpoint]) -> Plan {
     let mut devices: Vec<DevicePlan> = host.devices.iter().map(|d| plan_device(host, d)).collect();
-    let endpoints = select(&mut devices, foreign);
+    let (endpoints, superseded) = select(&mut devices, foreign);
     let awaiting_addresses = host.devices.iter().zip(&devices).any(|(state, plan)| {
         !plan.flags.contains(MptcpFlags::DISABLED)
             && state.ineligible.is_none()
@@ -152,6 +160,7 @@ pub fn plan(host: &HostSnapshot, foreign: &[KernelEndpoint]) -> Plan {
         devices,
         endpoints,
         awaiting_addresses,
+        superseded,
     }
 }
 
@@ -184,13 +193,23 @@ fn plan_device(host: &HostSnapshot, device: &DeviceState) -> DevicePlan {
         addresses.extend(decide_family(family, family_off, host.nm_version));
     }
 
+    let networkmanagers_flags = flags.endpoint_flags();
+    let metered_as_backup = host.metered_as_backup
+        && device.metered
+        && !networkmanagers_flags.is_empty()
+        && !networkmanagers_flags.contains(EndpointFlags::BACKUP);
     DevicePlan {
         interface: device.interface.clone(),
         ifindex: device.ifindex,
         profile: device.profile.clone(),
         flags,
         flags_source,
-        endpoint_flags: flags.endpoint_flags(),
+        endpoint_flags: if metered_as_backup {
+            networkmanagers_flags | EndpointFlags::BACKUP
+        } else {
+            networkmanagers_flags
+        },
+        metered_as_backup,
         addresses,
     }
 }
@@ -256,7 +275,10 @@ fn readiness_exclusion(candidate: &CandidateAddress, nm: NmVersion) -> Option<Re
 
 /// Rank every kept address of the host, deduplicate by address, respect foreign endpoints
 /// and the kernel's cap. Marks the losers in `devices` and returns the winners, best first.
-fn select(devices: &mut [DevicePlan], foreign: &[KernelEndpoint]) -> Vec<DesiredEndpoint> {
+fn select(
+    devices: &mut [DevicePlan],
+    foreign: &[KernelEndpoint],
+) -> (Vec<DesiredEndpoint>, Vec<KernelEndpoint>) {
     // NetworkManager's stable sort by priority over entries tracked in activation order,
     // IPv4 before IPv6: (priority, device order, index of the decision in its device).
     let mut ranked: Vec<(u32, usize, usize)> = devices
@@ -281,6 +303,12 @@ fn select(devices: &mut [DevicePlan], foreign: &[KernelEndpoint]) -> Vec<Desired
                 address: device.addresses[slot].address,
                 ifindex: device.ifindex,
                 flags: device.endpoint_flags,
+                networkmanagers_flags: device.endpoint_flags
+                    - if device.metered_as_backup {
+                        EndpointFlags::BACKUP
+                    } else {
+                        EndpointFlags::empty()
+                    },
             }
         })
         .collect();
@@ -290,12 +318,20 @@ fn select(devices: &mut [DevicePlan], foreign: &[KernelEndpoint]) -> Vec<Desired
     // the kernel made is replaced in place. Only new endpoints need a free slot.
     let mut seen = HashSet::new();
     let mut endpoints = Vec::new();
+    let mut superseded = Vec::new();
     let mut new_endpoints = 0;
     for c in candidates {
         let held = foreign.iter().find(|k| k.address == c.address);
+        let as_networkmanager_makes_it = |k: &&KernelEndpoint| {
+            c.flags != c.networkmanagers_flags
+                && k.ifindex == Some(c.ifindex)
+                && k.flags == c.networkmanagers_flags
+                && k.port == 0
+        };
         let in_place = held.is_some_and(|k| {
             k.flags.contains(EndpointFlags::IMPLICIT)
                 || (k.ifindex == Some(c.ifindex) && k.flags == c.flags && k.port == 0)
+                || as_networkmanager_makes_it(&k)
         });
         let verdict = if !seen.insert(c.address) {
             Some(Reason::Duplicate)
@@ -316,16 +352,19 @@ fn select(devices: &mut [DevicePlan], foreign: &[KernelEndpoint]) -> Vec<Desired
                 decision.decision = Decision::Skipped;
                 decision.reason = reason;
             }
-            None => endpoints.push(DesiredEndpoint {
-                address: c.address,
-                ifindex: c.ifindex,
-                interface: device.interface.clone(),
-                flags: c.flags,
-                profile: device.profile.clone(),
-            }),
+            None => {
+                superseded.extend(held.filter(as_networkmanager_makes_it).cloned());
+                endpoints.push(DesiredEndpoint {
+                    address: c.address,
+                    ifindex: c.ifindex,
+                    interface: device.interface.clone(),
+                    flags: c.flags,
+                    profile: device.profile.clone(),
+                })
+            }
         }
     }
-    endpoints
+    (endpoints, superseded)
 }
 
 /// A kept address waiting for its rank.
@@ -335,6 +374,8 @@ struct Candidate {
     address: IpAddr,
     ifindex: u32,
     flags: EndpointFlags,
+    /// The flags without nm-mptcp's policies: what NetworkManager's own support adds.
+    networkmanagers_flags: EndpointFlags,
 }
 
 #[cfg(test)]
@@ -371,6 +412,7 @@ mod tests {
             mptcp_flags: flags,
             conf_default: None,
             ineligible: None,
+            metered: false,
             ipv4: FamilyState {
                 addresses: addresses(v4),
                 default_route: gw,
@@ -384,6 +426,7 @@ mod tests {
         HostSnapshot {
             nm_version: NM,
             sysctl_enabled: Some(true),
+            metered_as_backup: false,
             devices,
         }
     }
@@ -621,6 +664,61 @@ mod tests {
         assert_eq!(plan.endpoints.len(), 8);
         assert!(plan.endpoints.iter().all(|e| e.interface == "e0"));
         assert_eq!(reasons(&plan)[8], ("10.1.0.1".into(), Reason::EndpointCap));
+    }
+
+    #[test]
+    fn metered_devices_get_backup_only_when_asked_and_networkmanagers_endpoint_is_superseded() {
+        let mut host = seed();
+        host.devices[1].metered = true;
+        // Off (the default): NetworkManager's rules alone.
+        let off = plan(&host, &[]);
+        assert!(off
+            .endpoints
+            .iter()
+            .all(|e| !e.flags.contains(EndpointFlags::BACKUP)));
+        assert!(!off.devices[1].metered_as_backup);
+        // On: the metered device's endpoint gets backup, and says why.
+        host.metered_as_backup = true;
+        let on = plan(&host, &[]);
+        let flags_of = |plan: &Plan, ifindex: u32| {
+            plan.endpoints
+                .iter()
+                .find(|e| e.ifindex == ifindex)
+                .map(|e| e.flags)
+        };
+        let metered = host.devices[1].ifindex;
+        assert!(flags_of(&on, metered)
+            .unwrap()
+            .contains(EndpointFlags::BACKUP));
+        assert!(on.devices[1].metered_as_backup && !on.devices[0].metered_as_backup);
+        assert_eq!(
+            flags_of(&on, host.devices[0].ifindex),
+            flags_of(&off, host.devices[0].ifindex)
+        );
+        // NetworkManager's own endpoint for it (its rules' flags) is taken over, not skipped.
+        let address = on
+            .endpoints
+            .iter()
+            .find(|e| e.ifindex == metered)
+            .unwrap()
+            .address;
+        let networkmanagers = KernelEndpoint {
+            id: 1,
+            address,
+            ifindex: Some(metered),
+            port: 0,
+            flags: flags_of(&off, metered).unwrap(),
+        };
+        let taken = plan(&host, std::slice::from_ref(&networkmanagers));
+        assert_eq!(taken.superseded, vec![networkmanagers.clone()]);
+        assert_eq!(flags_of(&taken, metered), flags_of(&on, metered));
+        // Anything else at that address is someone else's and stays so.
+        let other = KernelEndpoint {
+            flags: EndpointFlags::FULLMESH,
+            ..networkmanagers
+        };
+        let left = plan(&host, &[other]);
+        assert!(left.superseded.is_empty() && flags_of(&left, metered).is_none());
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct HostFacts<'a> {
     pub nm_conf: &'a NmConf,
     /// The interface the event takes down (pre-down, down), if any.
     pub going_down: Option<&'a str>,
+    /// `[profiles] metered_as_backup`.
+    pub metered_as_backup: bool,
 }
 
 /// NetworkManager 1.42 when it does not say (older ones lack nothing this tool relies on).
@@ -35,6 +37,7 @@ pub fn assemble(view: &NmView, facts: &HostFacts) -> HostSnapshot {
     HostSnapshot {
         nm_version: view.version.unwrap_or(FALLBACK_VERSION),
         sysctl_enabled: facts.sysctl_enabled,
+        metered_as_backup: facts.metered_as_backup,
         devices: view
             .devices
             .iter()
@@ -70,6 +73,7 @@ fn device_state(device: &NmDevice, facts: &HostFacts) -> Option<DeviceState> {
         mptcp_flags: device.mptcp_flags,
         conf_default: facts.nm_conf.mptcp_default(&device.matched_as),
         ineligible,
+        metered: device.metered,
         ipv4: family_state(&device.ipv4, &kernel, false),
         ipv6: family_state(&device.ipv6, &kernel, true),
     })
@@ -229,6 +233,7 @@ mod tests {
             external: false,
             port: false,
             activating: false,
+            metered: false,
             ipv4,
             ipv6,
         }
@@ -245,6 +250,7 @@ mod tests {
             sysctl_enabled: Some(true),
             nm_conf: &NO_CONF,
             going_down: None,
+            metered_as_backup: false,
         }
     }
 

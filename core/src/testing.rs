@@ -33,5 +33,6 @@ pub fn plan_of(endpoints: Vec<DesiredEndpoint>) -> Plan {
         devices: Vec::new(),
         endpoints,
         awaiting_addresses: false,
+        superseded: Vec::new(),
     }
 }

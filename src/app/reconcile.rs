@@ -80,6 +80,7 @@ pub(crate) async fn survey(
     ledger: &Ledger,
     going_down: Option<&str>,
     source: NmSource<'_>,
+    metered_as_backup: bool,
 ) -> Result<Survey, Error> {
     let kernel_state = kernel.state();
     let view = async {
@@ -109,6 +110,7 @@ pub(crate) async fn survey(
         sysctl_enabled: kernel.mptcp_enabled(),
         nm_conf,
         going_down,
+        metered_as_backup,
     };
     let host = assemble(&view, &facts);
     let foreign: Vec<KernelEndpoint> = endpoints
@@ -154,7 +156,8 @@ pub(crate) async fn dry_run(
 ) -> Result<Outcome, Error> {
     let config = context.config()?;
     let ledger = read_ledger(&context.run_dir);
-    let survey = survey(kernel, &ledger, None, source).await?;
+    let survey = survey(kernel, &ledger, None, source, config.metered_as_backup).await?;
+    let ledger = ledger.adopting(&survey.plan.superseded, &survey.plan.endpoints);
     let changes = changes_for(&survey, &ledger, &config, kernel, Backing::Event);
     Ok(Outcome {
         plan: survey.plan,
@@ -182,7 +185,16 @@ pub(crate) async fn apply(
             .map_err(|e| Error::kernel(format!("cannot set net.mptcp.enabled = 1: {e}")))?;
         tracing::info!("net.mptcp.enabled set to 1");
     }
-    let survey = survey(kernel, &ledger, going_down, source).await?;
+    let survey = survey(
+        kernel,
+        &ledger,
+        going_down,
+        source,
+        config.metered_as_backup,
+    )
+    .await?;
+    let before = ledger;
+    let ledger = before.adopting(&survey.plan.superseded, &survey.plan.endpoints);
     // While NetworkManager starts, its devices come back one by one: a plan then would take
     // the others' endpoints away and put them back with new ids. Additions go ahead (at
     // boot every `up` comes while it starts); what a plan would take away from an address
@@ -207,7 +219,7 @@ pub(crate) async fn apply(
         &ledger,
     )
     .await?;
-    if executed.ledger != ledger {
+    if executed.ledger != before {
         store.save(&executed.ledger)?;
     }
     Ok(Outcome {

@@ -120,7 +120,8 @@ async fn networkmanagers_endpoints(
         }
     };
     let conf = nm_conf_files::read_of_process(view.pid);
-    let surveyed = survey(kernel, ledger, None, NmSource::Held(&view, &conf)).await;
+    // NetworkManager's own rules: nm-mptcp's policies (metered_as_backup) are not its.
+    let surveyed = survey(kernel, ledger, None, NmSource::Held(&view, &conf), false).await;
     let plan = match surveyed {
         Ok(survey) => survey.plan,
         Err(e) => {

@@ -25,6 +25,7 @@ pub(crate) async fn run(context: &Context, json: bool) -> Result<(), Error> {
         ledger.as_ref().unwrap_or(&Default::default()),
         None,
         NmSource::Read(Detail::Full),
+        config.metered_as_backup,
     )
     .await?;
     let modified = match nm::within(NM_TIMEOUT, nm::system_bus()).await {

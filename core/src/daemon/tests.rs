@@ -27,6 +27,7 @@ fn device(interface: &str, address: &str) -> NmDevice {
         external: false,
         port: false,
         activating: false,
+        metered: false,
         ipv4: NmFamily {
             method: Method::Manual,
             static_addresses: vec![address.parse().unwrap()],
@@ -39,6 +40,7 @@ fn device(interface: &str, address: &str) -> NmDevice {
 fn provisional(interface: &str, address: &str) -> NmDevice {
     NmDevice {
         activating: true,
+        metered: false,
         ..device(interface, address)
     }
 }
@@ -802,6 +804,7 @@ impl Model {
                         .iter()
                         .map(|d| NmDevice {
                             activating: true,
+                            metered: false,
                             ..d.clone()
                         })
                         .collect();
@@ -918,6 +921,7 @@ fn plan_of(view: &NmView) -> Plan {
         sysctl_enabled: Some(true),
         nm_conf: &conf,
         going_down: None,
+        metered_as_backup: false,
     };
     plan(&assemble(view, &facts), &[])
 }

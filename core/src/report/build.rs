@@ -180,6 +180,7 @@ fn profiles(plan: &Plan) -> Vec<ProfileStatus> {
             uuid: d.profile.uuid.clone(),
             interface: d.interface.clone(),
             flags: d.endpoint_flags,
+            metered_as_backup: d.metered_as_backup,
             addresses: d.addresses.clone(),
         })
         .collect()

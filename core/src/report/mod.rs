@@ -203,6 +203,9 @@ pub struct ProfileStatus {
     pub uuid: String,
     pub interface: String,
     pub flags: EndpointFlags,
+    /// `backup` is in `flags` by `[profiles] metered_as_backup`: the device is metered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metered_as_backup: bool,
     pub addresses: Vec<AddressDecision>,
 }
 

@@ -80,10 +80,11 @@ pub fn render_status(status: &Status) -> String {
     for p in &status.profiles {
         let _ = writeln!(
             out,
-            "\nprofile {:?} on {} ({})",
+            "\nprofile {:?} on {} ({}){}",
             p.id,
             escaped(&p.interface),
-            p.flags
+            p.flags,
+            metered_note(p.metered_as_backup)
         );
         for a in &p.addresses {
             address_line(&mut out, a, &code(&a.decision));
@@ -110,6 +111,15 @@ pub fn render_status(status: &Status) -> String {
     out
 }
 
+/// Why an endpoint has `backup` that its profile does not ask for.
+fn metered_note(metered_as_backup: bool) -> &'static str {
+    if metered_as_backup {
+        " backup: the device is metered ([profiles] metered_as_backup)"
+    } else {
+        ""
+    }
+}
+
 /// `plan`: every device's addresses with their decision, then what would change.
 pub fn render_plan(plan: &Plan, changes: &Changes) -> String {
     let mut out = String::new();
@@ -127,6 +137,9 @@ pub fn render_plan(plan: &Plan, changes: &Changes) -> String {
                 source => code(&source),
             }
         );
+        if device.metered_as_backup {
+            let _ = writeln!(out, "  {}", metered_note(true).trim_start());
+        }
         if device.addresses.is_empty() {
             let _ = writeln!(out, "  no addresses");
         }

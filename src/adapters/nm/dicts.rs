@@ -57,11 +57,19 @@ pub(super) struct Device {
     pub dhcp6_config: Option<OwnedObjectPath>,
     #[zvariant(rename = "Ip6Config")]
     pub ip6_config: Option<OwnedObjectPath>,
+    /// `NMMetered`: 1 yes, 3 guess-yes (0 unknown, 2 no, 4 guess-no).
+    #[zvariant(rename = "Metered")]
+    pub metered: Option<u32>,
 }
 
 impl Device {
     pub fn state(&self) -> DeviceState {
         DeviceState::from_code(self.state)
+    }
+
+    /// Metered, for sure or as NetworkManager guesses (phone tethering, WWAN).
+    pub fn metered(&self) -> bool {
+        matches!(self.metered, Some(1 | 3))
     }
 }
 

@@ -140,6 +140,7 @@ mod tests {
             dhcp4_config: None,
             dhcp6_config: None,
             ip6_config: None,
+            metered: Some(3),
         };
         let settings = AppliedSettings {
             connection: Some(ConnectionSettings {
@@ -190,6 +191,7 @@ mod tests {
             vec!["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]
         );
         assert_eq!(device.matched_as.type_description, "ethernet");
+        assert!(device.metered, "NetworkManager guesses it metered");
 
         // A profile not at hand, or one forgotten since: no device.
         let unknown = Activation {

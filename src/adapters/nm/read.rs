@@ -179,6 +179,7 @@ pub(super) fn device_from(
         external,
         port,
         activating,
+        metered: props.metered(),
     }
 }
 
