@@ -44,6 +44,7 @@ fn host() -> HostSnapshot {
             mptcp_flags: 0x32,
             conf_default: None,
             ineligible: None,
+            metered: false,
             ipv4: family((0..ADDRESSES / 2).map(|i| IpAddr::from([10, d as u8, 0, i as u8 + 1]))),
             ipv6: family(
                 (0..ADDRESSES / 2)
@@ -54,6 +55,7 @@ fn host() -> HostSnapshot {
     HostSnapshot {
         nm_version: NmVersion::new(1, 42, 4),
         sysctl_enabled: Some(true),
+        metered_as_backup: false,
         devices,
     }
 }
