@@ -39,7 +39,7 @@ pub struct Current<'a> {
 /// Everything one reconciliation will do, in this order: raise the limits to
 /// `limits_during`, run the operations (deletions, then additions in rank order), set the
 /// limits to `limits`, write the rp_filter changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     pub operations: Vec<Operation>,
     /// The limits the kernel holds before.

@@ -49,6 +49,19 @@ pub(crate) struct Outcome {
 pub(crate) struct Refused {
     pub change: String,
     pub error: String,
+    #[serde(default)]
+    pub by: RefusedBy,
+}
+
+/// Who refused a change: the kernel, answering (an errno: the sockets are fine), or the
+/// way to it (the netlink socket failed: it is opened anew), or a sysctl file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RefusedBy {
+    #[default]
+    Kernel,
+    Transport,
+    Sysctl,
 }
 
 /// Everything an event starts from.
@@ -230,11 +243,12 @@ pub(crate) async fn apply(
     })
 }
 
-/// The kernel failed or refused something: a long-lived holder of the sockets should open
-/// fresh ones (`NetlinkKernel::reconnect`) before the next reconciliation.
+/// The way to the kernel failed (a netlink socket, not a refusal the kernel answered): a
+/// long-lived holder of the sockets opens fresh ones (`NetlinkKernel::reconnect`) before the
+/// next reconciliation.
 pub(crate) fn kernel_failed(applied: &Result<Outcome, Error>) -> bool {
     match applied {
-        Ok(outcome) => !outcome.refused.is_empty(),
+        Ok(outcome) => outcome.refused.iter().any(|r| r.by == RefusedBy::Transport),
         Err(e) => e.kind == ErrorKind::Kernel,
     }
 }
@@ -355,6 +369,7 @@ fn apply_rp_filter(
             Err(e) => refused.push(Refused {
                 change: change.to_string(),
                 error: e.to_string(),
+                by: RefusedBy::Sysctl,
             }),
         }
     }
@@ -367,6 +382,10 @@ fn refused_change(change: String, refusal: &Refusal) -> Refused {
     Refused {
         change,
         error: refusal.to_string(),
+        by: match refusal {
+            Refusal::Refused(_) => RefusedBy::Kernel,
+            Refusal::Transport(_) => RefusedBy::Transport,
+        },
     }
 }
 
@@ -462,6 +481,25 @@ mod tests {
         let (changes, again) = reconcile(&mut kernel, &one, &done.ledger);
         assert!(changes.is_empty() && kernel.log.is_empty());
         assert_eq!(again.ledger, done.ledger);
+    }
+
+    #[test]
+    fn only_a_failed_socket_asks_for_fresh_ones() {
+        let outcome = |by| Outcome {
+            plan: plan_of(Vec::new()),
+            changes: Changes::default(),
+            applied: 0,
+            refused: vec![Refused {
+                change: "add 192.0.2.2 dev e0 subflow".into(),
+                error: "ERANGE".into(),
+                by,
+            }],
+        };
+        assert!(!kernel_failed(&Ok(outcome(RefusedBy::Kernel))));
+        assert!(!kernel_failed(&Ok(outcome(RefusedBy::Sysctl))));
+        assert!(kernel_failed(&Ok(outcome(RefusedBy::Transport))));
+        assert!(kernel_failed(&Err(Error::kernel("the socket closed"))));
+        assert!(!kernel_failed(&Err(Error::nm("NetworkManager is away"))));
     }
 
     #[test]
