@@ -42,15 +42,7 @@ fn the_seed_with_networkmanagers_support_on_adopts_and_follows(nm: Nm) {
     lab.expect_endpoints(&seed);
     // One endpoint per address, whoever added it first, and every one nm-mptcp's to manage.
     assert_eq!(lab.sh("ip mptcp endpoint show | wc -l").trim(), "3");
-    let status: serde_json::Value =
-        serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
-    let owners: Vec<&str> = status["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["owner"].as_str().unwrap())
-        .collect();
-    assert_eq!(owners, ["nm-mptcp"; 3], "{status}");
+    assert_eq!(lab.owners(), ["nm-mptcp"; 3]);
     assert_eq!(
         lab.sh("ip mptcp limits show").trim(),
         "add_addr_accepted 2 subflows 3"
@@ -86,16 +78,7 @@ fn the_seed_with_networkmanagers_support_on_adopts_and_follows(nm: Nm) {
         2,
         "{stdout}"
     );
-    let status: serde_json::Value =
-        serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
-    assert!(
-        status["endpoints"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["owner"] == "other"),
-        "nothing is nm-mptcp's any more: {status}"
-    );
+    assert_eq!(lab.owners(), ["other"; 3], "nothing is nm-mptcp's any more");
     assert_eq!(lab.hook_failures(), Vec::<String>::new());
 }
 

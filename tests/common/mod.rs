@@ -267,6 +267,19 @@ impl Lab {
     }
 
     /// A file of the lab's state (its NetworkManager.conf, logs), seen from the host.
+    /// Who owns each endpoint, as `nm-mptcp status --json` says.
+    pub fn owners(&self) -> Vec<String> {
+        let status: serde_json::Value =
+            serde_json::from_slice(&self.nm_mptcp(&["status", "--json"]).stdout)
+                .expect("status --json");
+        status["endpoints"]
+            .as_array()
+            .expect("endpoints")
+            .iter()
+            .map(|e| e["owner"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     pub fn state_file(&self, name: &str) -> String {
         format!("/tmp/nm-mptcp-lab/{}/{name}", self.name)
     }
