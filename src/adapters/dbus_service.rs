@@ -30,8 +30,9 @@ pub(crate) struct Published {
     first: Arc<Notify>,
 }
 
-/// How long a property read waits for the daemon's first status (the name is claimed before
-/// NetworkManager is read, so a caller that activated the daemon may come first).
+/// How long after the daemon serves property reads wait for its first status (the name is
+/// claimed before NetworkManager is read, so a caller that activated the daemon may come
+/// first); after that they answer with what there is.
 const FIRST_STATUS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many calls may wait for the daemon's loop; more are refused as `Busy` at once, so no
@@ -51,6 +52,8 @@ pub(crate) enum Request {
 pub(crate) struct Manager {
     published: Arc<RwLock<Published>>,
     requests: mpsc::Sender<Request>,
+    /// Until when property reads wait for the first status (one deadline for every read).
+    first_status_by: tokio::time::Instant,
 }
 
 impl Manager {
@@ -159,7 +162,7 @@ impl Manager {
                 told.await;
             }
         };
-        let _ = tokio::time::timeout(FIRST_STATUS_WAIT, first_status).await;
+        let _ = tokio::time::timeout_at(self.first_status_by, first_status).await;
         self.published()
             .status
             .as_ref()
@@ -423,6 +426,7 @@ pub(crate) async fn serve(
     let manager = Manager {
         published: published.clone(),
         requests,
+        first_status_by: tokio::time::Instant::now() + FIRST_STATUS_WAIT,
     };
     bus.object_server()
         .at(PATH, manager)
@@ -548,6 +552,7 @@ mod tests {
         let manager = Manager {
             published: Arc::default(),
             requests: mpsc::channel(1).0,
+            first_status_by: tokio::time::Instant::now(),
         };
         let mut xml = String::from(
             "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n \

@@ -19,6 +19,7 @@ use crate::adapters::nm_conf_files;
 use nm_mptcp_core::changes::{changes, Backing, Changes, Current};
 use nm_mptcp_core::diff::{as_kept_by_kernel, diff, dropped_flags, Operation};
 use nm_mptcp_core::error::{Error, ErrorKind};
+use nm_mptcp_core::flags::EndpointFlags;
 use nm_mptcp_core::limits::Limits;
 use nm_mptcp_core::model::{DesiredEndpoint, KernelAddress, KernelEndpoint};
 use nm_mptcp_core::nm_conf::NmConf;
@@ -191,6 +192,11 @@ pub(crate) async fn apply(
 ) -> Result<Outcome, Error> {
     let config = context.config()?;
     let store = LedgerStore::lock_async(&context.run_dir, LOCK_WAIT).await?;
+    // `release` marks the host under this lock: whoever waited for it behind a release
+    // changes nothing.
+    if context.released() {
+        return Err(super::context::released());
+    }
     let ledger = store.load();
     if config.enable_mptcp && kernel.mptcp_enabled() == Some(false) {
         kernel
@@ -301,7 +307,10 @@ pub(crate) async fn execute(
         .iter()
         .filter(|d| added.contains(&d.address))
         .collect();
-    let kernel_drops = ledger.kernel_drops | dropped_flags(&just_added, &kernel_after);
+    // Only flags newer than the kernels that drop what they do not know can be dropped: a
+    // flag missing for another reason (someone changed the endpoint meanwhile) is not learned.
+    let kernel_drops =
+        ledger.kernel_drops | (dropped_flags(&just_added, &kernel_after) & EndpointFlags::LAMINAR);
     if kernel_drops != ledger.kernel_drops {
         tracing::warn!(
             flags = %(kernel_drops - ledger.kernel_drops),

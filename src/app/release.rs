@@ -5,9 +5,11 @@
 //! that nothing of nm-mptcp's adds endpoints again until `nm-mptcp resume`.
 
 use std::collections::HashSet;
+use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
 
+use nix::fcntl::Flock;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -46,8 +48,13 @@ pub(crate) async fn release(
     kernel: &mut impl Kernel,
 ) -> Result<Released, Error> {
     let dir = &context.run_dir;
-    let daemon_stopped = stop_daemon(dir)?;
+    // The daemon holds the ledger lock from a change to its record: once this holds it, no
+    // change of the daemon's is half done, and it may be stopped. Its lock is held until the
+    // host is marked released, so no daemon starts (bus activation) in between.
+    let daemon = control::daemon_pid(dir)?;
+    continue_daemon(daemon);
     let store = LedgerStore::lock_async(dir, LOCK_WAIT).await?;
+    let (daemon_stopped, _no_daemon) = stop_daemon(dir, daemon)?;
     let (mut ledger, ledger_lost) = store.load_checked();
     let endpoints = kernel.endpoints().await?;
     let limits = kernel.limits().await?;
@@ -137,12 +144,41 @@ async fn networkmanagers_endpoints(
     })
 }
 
-/// Stop the daemon that listens on the control socket, if any, and wait until it is gone
-/// (its lock is free). A stopped (SIGSTOP) daemon is continued so that it can end, and one
-/// that does not end in time is killed: the release goes on either way.
-fn stop_daemon(dir: &Path) -> Result<Option<i32>, Error> {
-    let Some(pid) = control::daemon_pid(dir)? else {
-        return Ok(None);
+/// A daemon stopped with SIGSTOP is continued, so that it can give the lock back and end.
+fn continue_daemon(pid: Option<i32>) {
+    if let Some(pid) = pid {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
+    }
+}
+
+/// Stop the daemon that listens on the control socket, if any, and wait until it is gone;
+/// returns its pid and the daemon lock, held. One that does not end in time is killed: the
+/// release goes on either way.
+fn stop_daemon(dir: &Path, pid: Option<i32>) -> Result<(Option<i32>, Flock<File>), Error> {
+    let not_stopped = |pid: i32, e: Error| {
+        Error::new(
+            ErrorKind::Daemon,
+            format!("the daemon (pid {pid}) did not stop: {}", e.message),
+        )
+    };
+    // No daemon answers on the socket: none runs, or one is starting (it holds its lock
+    // before it listens); it is stopped as soon as it says who it is.
+    let deadline = std::time::Instant::now() + DAEMON_STOP_WAIT;
+    let pid = match pid {
+        Some(pid) => pid,
+        None => loop {
+            match lock_in(dir, DAEMON_LOCK, Duration::ZERO) {
+                Ok(lock) => return Ok((None, lock)),
+                Err(e) if std::time::Instant::now() >= deadline => {
+                    return Err(Error::new(ErrorKind::Daemon, e.message))
+                }
+                Err(_) => {}
+            }
+            if let Some(pid) = control::daemon_pid(dir)? {
+                break pid;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        },
     };
     let signal = |signal: Signal| match kill(Pid::from_raw(pid), signal) {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
@@ -152,17 +188,14 @@ fn stop_daemon(dir: &Path) -> Result<Option<i32>, Error> {
         )),
     };
     signal(Signal::SIGTERM)?;
-    signal(Signal::SIGCONT)?;
-    if lock_in(dir, DAEMON_LOCK, DAEMON_STOP_WAIT).is_err() {
-        tracing::warn!(pid, "the daemon did not stop in time; killing it");
-        signal(Signal::SIGKILL)?;
-        lock_in(dir, DAEMON_LOCK, DAEMON_STOP_WAIT).map_err(|e| {
-            Error::new(
-                ErrorKind::Daemon,
-                format!("the daemon (pid {pid}) did not stop: {}", e.message),
-            )
-        })?;
-    }
+    let lock = match lock_in(dir, DAEMON_LOCK, DAEMON_STOP_WAIT) {
+        Ok(lock) => lock,
+        Err(_) => {
+            tracing::warn!(pid, "the daemon did not stop in time; killing it");
+            signal(Signal::SIGKILL)?;
+            lock_in(dir, DAEMON_LOCK, DAEMON_STOP_WAIT).map_err(|e| not_stopped(pid, e))?
+        }
+    };
     tracing::info!(pid, "daemon stopped");
-    Ok(Some(pid))
+    Ok((Some(pid), lock))
 }

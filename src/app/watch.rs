@@ -61,6 +61,7 @@ pub(crate) async fn run(context: &Context, seconds: u64) -> Result<(), Error> {
                         return Ok(());
                     }
                     Ok(_) => {}
+                    Err(_) if context.released() => return Ok(()),
                     Err(e) => tracing::warn!(error = %e, "reconcile after an address change failed"),
                 }
             }

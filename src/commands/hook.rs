@@ -55,6 +55,8 @@ pub(crate) async fn run(
     )
     .await;
     let outcome = match applied {
+        // Released while this event waited for the lock: nothing to do.
+        Err(_) if context.released() => return Ok(()),
         Err(e)
             if from_dispatcher && e.kind == ErrorKind::NetworkManager && !nm_on_the_bus().await =>
         {

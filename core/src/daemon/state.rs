@@ -74,6 +74,9 @@ pub struct DaemonState {
     /// or reapplied by nm-mptcp): only a saved change since it was applied is reapplied.
     saved_updated: HashMap<String, Instant>,
     applied_at: HashMap<String, Instant>,
+    /// The saved flags when a comparison last found them applied: an `Updated` that leaves
+    /// them so (a secret saved, the same value set again) is no reason to reapply.
+    in_sync_flags: HashMap<String, u32>,
     /// Modifies left to the user, already reported.
     left_to_user: HashSet<(String, String, u32)>,
     outbox: VecDeque<Action>,
@@ -142,6 +145,7 @@ impl DaemonState {
             modified: Vec::new(),
             saved_updated: HashMap::new(),
             applied_at: HashMap::new(),
+            in_sync_flags: HashMap::new(),
             left_to_user: HashSet::new(),
             outbox: VecDeque::new(),
         }
@@ -228,8 +232,8 @@ impl DaemonState {
             }
             Event::Hook(request) => self.on_hook(request),
             Event::Call(id, call) => self.on_call(now, id, call),
-            Event::PresenceChecked(present) => self.on_presence(present),
-            Event::NmRead { began, result } => self.on_read(began, result),
+            Event::PresenceChecked(present) => self.on_presence(now, present),
+            Event::NmRead { began, result } => self.on_read(now, began, result),
             Event::NmConfReloaded(conf) => self.nm_conf = conf,
             Event::PrefetchFollowed => self.following = false,
             Event::ActivationResolved { noticed, devices } => {
@@ -308,6 +312,7 @@ impl DaemonState {
             NmSignal::ProfileRemoved(path) => {
                 self.saved_updated.remove(&path);
                 self.applied_at.remove(&path);
+                self.in_sync_flags.remove(&path);
                 Some(Follow::Change(PrefetchChange::ForgetProfile(path)))
             }
             NmSignal::ProfileUpdated(path) => {
@@ -372,7 +377,7 @@ impl DaemonState {
         self.refreshing || self.waiters.iter().any(|w| w.goal == Goal::Refresh)
     }
 
-    fn on_presence(&mut self, present: Result<bool, Error>) {
+    fn on_presence(&mut self, now: Instant, present: Result<bool, Error>) {
         self.presence_asked = false;
         let (asked, rest): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut self.waiters)
             .into_iter()
@@ -399,18 +404,18 @@ impl DaemonState {
                         Goal::Reconcile(Purpose::Hook(_) | Purpose::Observed(_)) => Ok(()),
                         _ => Err(Error::nm("NetworkManager is not on the bus")),
                     };
-                    self.finish(waiter.goal, result);
+                    self.finish(now, waiter.goal, result);
                 }
             }
             Err(e) => {
                 for waiter in asked {
-                    self.finish(waiter.goal, Err(e.clone()));
+                    self.finish(now, waiter.goal, Err(e.clone()));
                 }
             }
         }
     }
 
-    fn on_read(&mut self, began: Instant, result: Result<(NmView, NmConf), Error>) {
+    fn on_read(&mut self, now: Instant, began: Instant, result: Result<(NmView, NmConf), Error>) {
         self.reading = false;
         self.reads_done = self.reads_begun;
         match result {
@@ -433,7 +438,7 @@ impl DaemonState {
                             waiter.stage = Stage::Presence { asked: false };
                             self.waiters.push(waiter);
                         }
-                        Stage::View { .. } => self.finish(waiter.goal, Err(e.clone())),
+                        Stage::View { .. } => self.finish(now, waiter.goal, Err(e.clone())),
                         Stage::Presence { .. } => self.waiters.push(waiter),
                     }
                 }
@@ -572,10 +577,12 @@ impl DaemonState {
         }));
     }
 
-    fn finish(&mut self, goal: Goal, result: Result<(), Error>) {
+    fn finish(&mut self, now: Instant, goal: Goal, result: Result<(), Error>) {
         match goal {
             Goal::Reconcile(purpose) => self.complete(purpose, result),
             Goal::Refresh => {
+                // A failed refresh is spaced like one that worked.
+                self.refresh_not_before = Some(now + CALL_GAP);
                 let calls = std::mem::take(&mut self.calls);
                 self.outbox.push_back(Action::AnswerCalls(calls, result));
             }
@@ -663,6 +670,8 @@ impl DaemonState {
         for p in compared {
             let m = &p.profile;
             if !m.flags_modified() {
+                self.in_sync_flags
+                    .insert(p.saved_path.clone(), m.saved_flags);
                 // What is saved is applied, as of when the comparison began: an `Updated`
                 // before then is done with.
                 if let Some(began) = self.compare_began {
@@ -679,7 +688,11 @@ impl DaemonState {
                             .get(&p.saved_path)
                             .is_none_or(|applied| updated > applied)
                     });
-            if !apply_on_modify || !saved_changed_since_applied {
+            let saved_flags_changed = self
+                .in_sync_flags
+                .get(&p.saved_path)
+                .is_none_or(|flags| *flags != m.saved_flags);
+            if !apply_on_modify || !saved_changed_since_applied || !saved_flags_changed {
                 continue;
             }
             if m.only_flags_modified() {

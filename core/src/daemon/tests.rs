@@ -681,6 +681,51 @@ fn an_update_that_leaves_the_flags_as_applied_is_done_with() {
 }
 
 #[test]
+fn an_update_after_a_device_modify_that_leaves_the_saved_flags_reapplies_nothing() {
+    let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
+    signal(&mut d, activation("/s/1"));
+    assert!(!reapplies(&mut d, compared(3, 0x20, 0x20, &[]), true));
+    // `nmcli device modify`, then the saved profile touched without a flags change.
+    assert!(!reapplies(&mut d, compared(4, 0x20, 0x10, &[]), true));
+    signal(&mut d, NmSignal::ProfileUpdated("/s/1".into()));
+    assert!(!reapplies(&mut d, compared(4, 0x20, 0x10, &[]), true));
+    // A flags change of the saved profile is still applied.
+    signal(&mut d, NmSignal::ProfileUpdated("/s/1".into()));
+    assert!(reapplies(&mut d, compared(4, 0x30, 0x10, &[]), true));
+}
+
+#[test]
+fn a_failed_dry_run_is_spaced_like_one_that_worked() {
+    let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
+    // NetworkManager away: each refresh needs a read, and the read fails.
+    d.feed(Event::Signal(NmSignal::PlanningInputChanged));
+    let mut reads = 0;
+    for id in 0..40 {
+        let mut actions = d.feed(Event::Call(id, Call::Describe));
+        if d.state.next_deadline().is_some_and(|t| t <= d.now) {
+            actions.extend(d.feed(Event::Tick));
+        }
+        for action in actions {
+            match action {
+                Action::CheckPresence => {
+                    d.feed(Event::PresenceChecked(Ok(true)));
+                }
+                Action::ReadNm { began } => {
+                    reads += 1;
+                    d.feed(Event::NmRead {
+                        began,
+                        result: Err(Error::nm("gone")),
+                    });
+                }
+                _ => {}
+            }
+        }
+        d.advance(10);
+    }
+    assert!((1..=3).contains(&reads), "{reads} reads in 400 ms");
+}
+
+#[test]
 fn apply_on_modify_turned_on_compares_again_at_the_next_check() {
     let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
     let off = |d: &mut Daemon| {

@@ -86,16 +86,39 @@ pub(crate) async fn compare(bus: &Connection) -> Result<Vec<ComparedProfile>, Er
     Ok(found)
 }
 
-/// Ask NetworkManager to apply the saved profile on `device`, unless its applied connection
-/// changed since `version_id`.
-pub(crate) async fn reapply(bus: &Connection, pending: &ComparedProfile) -> Result<(), Error> {
-    let empty: Settings = HashMap::new();
+/// Apply the saved `connection.mptcp-flags` on the device, and nothing else: the applied
+/// connection with only the flags replaced (as `nmcli device modify` does), unless it changed
+/// since it was compared (`version_id`; NetworkManager refuses then too).
+pub(crate) async fn reapply(bus: &Connection, compared: &ComparedProfile) -> Result<(), Error> {
+    let applied = call::<(Settings, u64), _>(
+        bus,
+        &compared.device,
+        IFACE_DEVICE,
+        "GetAppliedConnection",
+        &(0u32,),
+    )
+    .await?;
+    let Some((mut settings, version_id)) = applied else {
+        return Err(Error::nm("the device has no applied connection any more"));
+    };
+    if version_id != compared.version_id {
+        return Err(Error::nm(
+            "the applied connection changed since it was compared",
+        ));
+    }
+    settings
+        .entry(MPTCP_FLAGS.0.to_owned())
+        .or_default()
+        .insert(
+            MPTCP_FLAGS.1.to_owned(),
+            OwnedValue::from(compared.profile.saved_flags),
+        );
     call::<(), _>(
         bus,
-        &pending.device,
+        &compared.device,
         IFACE_DEVICE,
         "Reapply",
-        &(empty, pending.version_id, 0u32),
+        &(settings, version_id, 0u32),
     )
     .await
     .map(|_| ())
