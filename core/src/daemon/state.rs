@@ -173,15 +173,7 @@ impl DaemonState {
     /// devices of activations signalled since (a second at most, and none the view has).
     pub fn planning_view(&self, scope: Scope, now: Instant) -> Option<Cow<'_, NmView>> {
         let view = self.view.as_ref()?;
-        let provisional: Vec<NmDevice> = self
-            .provisional
-            .iter()
-            .filter(|(since, device)| {
-                now.saturating_duration_since(*since) < PROVISIONAL_FOR
-                    && !view.devices.iter().any(|d| d.interface == device.interface)
-            })
-            .map(|(_, device)| device.clone())
-            .collect();
+        let provisional: Vec<NmDevice> = self.live_provisional(view, now).cloned().collect();
         if scope == Scope::AtOnce && self.stale {
             if provisional.is_empty() {
                 return None;
@@ -197,6 +189,31 @@ impl DaemonState {
         let mut merged = view.clone();
         merged.devices.extend(provisional);
         Some(Cow::Owned(merged))
+    }
+
+    /// Whether `planning_view(scope, now)` has something to reconcile with (and NetworkManager
+    /// is not starting), without building it: the shell builds it once, when it reconciles.
+    fn plannable(&self, scope: Scope, now: Instant) -> bool {
+        let Some(view) = self.view.as_ref().filter(|v| !v.starting) else {
+            return false;
+        };
+        !(scope == Scope::AtOnce && self.stale) || self.live_provisional(view, now).next().is_some()
+    }
+
+    /// The provisional devices still standing in: younger than `PROVISIONAL_FOR`, and not in
+    /// the view read.
+    fn live_provisional<'a>(
+        &'a self,
+        view: &'a NmView,
+        now: Instant,
+    ) -> impl Iterator<Item = &'a NmDevice> {
+        self.provisional
+            .iter()
+            .filter(move |(since, device)| {
+                now.saturating_duration_since(*since) < PROVISIONAL_FOR
+                    && !view.devices.iter().any(|d| d.interface == device.interface)
+            })
+            .map(|(_, device)| device)
     }
 
     /// NetworkManager's configuration files, as read with the view or on an activation.
@@ -450,10 +467,7 @@ impl DaemonState {
     /// signalled): NetworkManager's own support adds its endpoint in the same commit as the
     /// address. One such reconciliation queued is enough: it moves behind what came since.
     fn reconcile_at_once(&mut self, now: Instant) {
-        let Some(view) = self.planning_view(Scope::AtOnce, now) else {
-            return;
-        };
-        if view.starting {
+        if !self.plannable(Scope::AtOnce, now) {
             return;
         }
         let order = Action::Reconcile(Reconciliation {
@@ -561,10 +575,7 @@ impl DaemonState {
             self.outbox.push_back(Action::Refresh);
             return;
         };
-        let plannable = self
-            .planning_view(Scope::Held, now)
-            .is_some_and(|view| !view.starting);
-        if !plannable {
+        if !self.plannable(Scope::Held, now) {
             // NetworkManager is starting: nothing to plan with yet.
             self.complete(purpose, Ok(()));
             return;
