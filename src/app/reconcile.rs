@@ -74,6 +74,8 @@ pub(crate) struct Survey {
     pub addresses: Vec<KernelAddress>,
     /// NetworkManager is still starting (`Startup`): its devices are not all back yet.
     pub nm_starting: bool,
+    /// NetworkManager's process, as the view says.
+    pub nm_pid: Option<u32>,
 }
 
 /// Where a reconciliation gets NetworkManager's view from.
@@ -138,6 +140,7 @@ pub(crate) async fn survey(
         limits,
         addresses,
         nm_starting: view.starting,
+        nm_pid: view.pid,
     })
 }
 
@@ -433,6 +436,7 @@ mod tests {
                 limits: state.limits,
                 addresses: state.addresses,
                 nm_starting: false,
+                nm_pid: None,
             };
             let changes = changes_for(&survey, ledger, &Config::default(), kernel, Backing::Event);
             let executed = execute(

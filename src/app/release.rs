@@ -15,12 +15,11 @@ use nix::unistd::Pid;
 
 use super::context::Context;
 use super::kernel::Kernel;
-use super::reconcile::{execute, survey, NmSource, Refused, LOCK_WAIT, NM_TIMEOUT};
+use super::reconcile::{execute, survey, NmSource, Refused, LOCK_WAIT};
 use crate::adapters::control;
 use crate::adapters::kernel::sysctl;
 use crate::adapters::ledger_store::{lock_in, LedgerStore, DAEMON_LOCK};
-use crate::adapters::nm::{self, Detail};
-use crate::adapters::nm_conf_files;
+use crate::adapters::nm::Detail;
 use nm_mptcp_core::changes::{self, Changes, Current};
 use nm_mptcp_core::error::{Error, ErrorKind};
 use nm_mptcp_core::model::{DesiredEndpoint, KernelEndpoint};
@@ -119,27 +118,19 @@ async fn networkmanagers_endpoints(
     kernel: &mut impl Kernel,
     ledger: &Ledger,
 ) -> Option<NetworkManagersEndpoints> {
-    let view = match nm::read(NM_TIMEOUT, Detail::Planning).await {
-        Ok(view) => view,
+    // NetworkManager's own rules: nm-mptcp's policies (metered_as_backup) are not its.
+    let source = NmSource::Read(Detail::Planning);
+    let survey = match survey(kernel, ledger, None, source, false).await {
+        Ok(survey) => survey,
         Err(e) => {
             tracing::info!(error = %e, "NetworkManager not read: nothing is left to it");
             return None;
         }
     };
-    let conf = nm_conf_files::read_of_process(view.pid);
-    // NetworkManager's own rules: nm-mptcp's policies (metered_as_backup) are not its.
-    let surveyed = survey(kernel, ledger, None, NmSource::Held(&view, &conf), false).await;
-    let plan = match surveyed {
-        Ok(survey) => survey.plan,
-        Err(e) => {
-            tracing::info!(error = %e, "no plan: nothing is left to NetworkManager");
-            return None;
-        }
-    };
-    let own_support =
-        plan.nm_version.adds_endpoints() && sysctl::mptcp_enabled_for(view.pid) == Some(true);
+    let own_support = survey.plan.nm_version.adds_endpoints()
+        && sysctl::mptcp_enabled_for(survey.nm_pid) == Some(true);
     Some(NetworkManagersEndpoints {
-        endpoints: plan.endpoints,
+        endpoints: survey.plan.endpoints,
         own_support,
     })
 }
