@@ -29,6 +29,7 @@ fn family(addresses: impl Iterator<Item = IpAddr>) -> FamilyState {
             .collect(),
         default_route: true,
         settling: false,
+        gateway: None,
     }
 }
 

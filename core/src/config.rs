@@ -53,12 +53,20 @@ pub struct Config {
     /// How often the daemon checks the kernel for endpoints and limits of its own that went
     /// missing (`[daemon] check_interval`, seconds); `None` never.
     pub check_interval: Option<std::time::Duration>,
+    /// A directory where the daemon keeps `nm_mptcp.prom` current for node_exporter's
+    /// textfile collector (`[metrics] textfile`); `None`: no file.
+    pub metrics_textfile: Option<std::path::PathBuf>,
+    /// How often the daemon rewrites it (`[metrics] interval`, seconds).
+    pub metrics_interval: std::time::Duration,
 }
+
+/// `[metrics] interval` by default: node_exporter is scraped every 15 s commonly.
+pub const METRICS_INTERVAL_DEFAULT: u64 = 15;
 
 /// `[daemon] check_interval` by default: a flush is repaired within this, and a dump costs
 /// about a millisecond.
 pub const CHECK_INTERVAL_DEFAULT: u64 = 5;
-/// The longest interval accepted (a day).
+/// The longest interval accepted (a day), for `[daemon]` and `[metrics]`.
 const CHECK_INTERVAL_MAX: i64 = 86_400;
 
 impl Default for Config {
@@ -71,6 +79,8 @@ impl Default for Config {
             apply_on_modify: false,
             metered_as_backup: false,
             check_interval: Some(std::time::Duration::from_secs(CHECK_INTERVAL_DEFAULT)),
+            metrics_textfile: None,
+            metrics_interval: std::time::Duration::from_secs(METRICS_INTERVAL_DEFAULT),
         }
     }
 }
@@ -78,7 +88,7 @@ impl Default for Config {
 #[derive(Deserialize, Default)]
 #[serde(
     deny_unknown_fields,
-    expecting = "tables [limits], [kernel], [rp_filter], [profiles] and [daemon]"
+    expecting = "tables [limits], [kernel], [rp_filter], [profiles], [daemon] and [metrics]"
 )]
 struct RawConfig {
     #[serde(default)]
@@ -91,6 +101,15 @@ struct RawConfig {
     profiles: RawProfiles,
     #[serde(default)]
     daemon: RawDaemon,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, expecting = "a table [metrics]")]
+struct RawMetrics {
+    textfile: Option<Spanned<toml::Value>>,
+    interval: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -163,6 +182,24 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
             )),
         }
     };
+    // Whole seconds from `min` to a day.
+    let seconds = |key: &str, value: Option<Spanned<toml::Value>>, min: i64| {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let span = value.span();
+        match value.into_inner() {
+            toml::Value::Integer(n) if (min..=CHECK_INTERVAL_MAX).contains(&n) => Ok(Some(n as u64)),
+            _ => Err(error(
+                Some(span.clone()),
+                format!(
+                    "{key}: expected seconds from {min}{} to {CHECK_INTERVAL_MAX}, got {}",
+                    if min == 0 { " (never)" } else { "" },
+                    excerpt(text.get(span).unwrap_or("?"))
+                ),
+            )),
+        }
+    };
     let boolean = |key: &str, value: Option<Spanned<toml::Value>>, default: bool| {
         let Some(value) = value else {
             return Ok(default);
@@ -194,20 +231,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
             raw.profiles.metered_as_backup,
             false,
         )?,
-        check_interval: match raw.daemon.check_interval {
+        check_interval: match seconds("daemon.check_interval", raw.daemon.check_interval, 0)? {
             None => Config::default().check_interval,
+            Some(0) => None,
+            Some(n) => Some(std::time::Duration::from_secs(n)),
+        },
+        metrics_textfile: match raw.metrics.textfile {
+            None => None,
             Some(value) => {
                 let span = value.span();
                 match value.into_inner() {
-                    toml::Value::Integer(0) => None,
-                    toml::Value::Integer(n) if (1..=CHECK_INTERVAL_MAX).contains(&n) => {
-                        Some(std::time::Duration::from_secs(n as u64))
-                    }
+                    toml::Value::String(dir) if dir.starts_with('/') => Some(dir.into()),
                     _ => {
                         return Err(error(
                             Some(span.clone()),
                             format!(
-                                "daemon.check_interval: expected seconds from 0 (never) to {CHECK_INTERVAL_MAX}, got {}",
+                                "metrics.textfile: expected an absolute directory path, got {}",
                                 excerpt(text.get(span).unwrap_or("?"))
                             ),
                         ))
@@ -215,6 +254,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
                 }
             }
         },
+        metrics_interval: std::time::Duration::from_secs(
+            seconds("metrics.interval", raw.metrics.interval, 1)?
+                .unwrap_or(METRICS_INTERVAL_DEFAULT),
+        ),
     })
 }
 
@@ -248,6 +291,15 @@ mod tests {
         );
         let m = message("[rp_filter]\nrelax = 1\n");
         assert!(m.contains("rp_filter.relax"), "{m}");
+        let m = message("[metrics]\ninterval = 0\n");
+        assert!(m.contains(":2: metrics.interval: expected seconds from 1 to"), "{m}");
+        let m = message("[metrics]\ntextfile = \"relative\"\n");
+        assert!(m.contains("metrics.textfile: expected an absolute directory"), "{m}");
+        let metrics = parse_str("[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter\"\ninterval = 5\n").unwrap();
+        assert_eq!(
+            (metrics.metrics_textfile.unwrap(), metrics.metrics_interval.as_secs()),
+            ("/var/lib/prometheus/node-exporter".into(), 5)
+        );
         let m = message("[daemon]\ncheck_interval = -1\n");
         assert!(
             m.contains(":2: daemon.check_interval: expected seconds"),
@@ -274,7 +326,7 @@ mod tests {
     #[test]
     fn every_key_parses() {
         let config = parse_str(
-            "[limits]\nsubflows = 3\nadd_addr_accepted = \"keep\"\n[kernel]\nenable_mptcp = true\n[rp_filter]\nrelax = false\n[profiles]\napply_on_modify = true\nmetered_as_backup = true\n[daemon]\ncheck_interval = 0\n",
+            "[limits]\nsubflows = 3\nadd_addr_accepted = \"keep\"\n[kernel]\nenable_mptcp = true\n[rp_filter]\nrelax = false\n[profiles]\napply_on_modify = true\nmetered_as_backup = true\n[daemon]\ncheck_interval = 0\n[metrics]\ntextfile = \"/tmp/m\"\ninterval = 2\n",
         )
         .unwrap();
         assert_eq!(
@@ -287,6 +339,8 @@ mod tests {
                 apply_on_modify: true,
                 metered_as_backup: true,
                 check_interval: None,
+                metrics_textfile: Some("/tmp/m".into()),
+                metrics_interval: std::time::Duration::from_secs(2),
             }
         );
         assert_eq!(

@@ -5,12 +5,15 @@
 
 pub mod changes;
 pub mod config;
+pub mod counters;
 pub mod daemon;
+pub mod diagnose;
 pub mod diff;
 pub mod error;
 pub mod escape;
 pub mod flags;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 pub mod modified;
 pub mod nm_conf;
@@ -21,5 +24,6 @@ pub mod planner;
 pub mod report;
 pub mod rp_filter;
 pub mod snapshot;
+pub mod usage;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

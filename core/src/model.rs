@@ -102,6 +102,10 @@ pub struct FamilyState {
     /// Addresses are still on their way: router advertisement or DHCPv6 not answered yet,
     /// or duplicate address detection running. No dispatcher event announces their arrival.
     pub settling: bool,
+    /// A router NetworkManager knows on the link, default route or not: the profile's
+    /// `ipvX.gateway`, else the one DHCP or a router advertisement offered. What a route to
+    /// a peer can go through (`no-route-to-peer`).
+    pub gateway: Option<IpAddr>,
 }
 
 /// Where an address in NetworkManager's configuration came from.

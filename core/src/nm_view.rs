@@ -108,6 +108,8 @@ pub struct NmFamily {
     pub routes: Vec<StaticRoute>,
     /// A router DHCP (IPv4 `routers`) or a router advertisement (IPv6) offered.
     pub auto_gateway: bool,
+    /// That router's address, where it parses.
+    pub offered_gateway: Option<IpAddr>,
 }
 
 impl NmFamily {

@@ -45,6 +45,9 @@ pub struct DevicePlan {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub metered_as_backup: bool,
     pub addresses: Vec<AddressDecision>,
+    /// The routers NetworkManager knows on the link (`FamilyState::gateway`), IPv4 first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +214,10 @@ fn plan_device(host: &HostSnapshot, device: &DeviceState) -> DevicePlan {
         },
         metered_as_backup,
         addresses,
+        gateways: [device.ipv4.gateway, device.ipv6.gateway]
+            .into_iter()
+            .flatten()
+            .collect(),
     }
 }
 
@@ -417,6 +424,7 @@ mod tests {
                 addresses: addresses(v4),
                 default_route: gw,
                 settling: false,
+                gateway: None,
             },
             ipv6: FamilyState::default(),
         }
@@ -796,6 +804,7 @@ mod tests {
             addresses: addresses(&["2001:db8::1"]),
             default_route: false,
             settling: false,
+            gateway: None,
         };
         let plan = plan(&host, &[]);
         assert_eq!(summary(&plan).len(), 1);
@@ -857,6 +866,7 @@ mod tests {
                 addresses: v6,
                 default_route: gw6,
                 settling: false,
+                gateway: None,
             };
             d
         })

@@ -150,6 +150,7 @@ fn family_state(family: &NmFamily, kernel: &[&KernelAddress], v6: bool) -> Famil
         addresses,
         default_route: has_default_route(family, v6),
         settling,
+        gateway: family.gateway.or(family.offered_gateway),
     }
 }
 

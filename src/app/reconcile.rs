@@ -26,6 +26,7 @@ use nm_mptcp_core::nm_conf::NmConf;
 use nm_mptcp_core::nm_view::NmView;
 use nm_mptcp_core::ownership::Ledger;
 use nm_mptcp_core::planner::{plan, Plan};
+use nm_mptcp_core::usage::Usage;
 use nm_mptcp_core::rp_filter::LOOSE;
 use nm_mptcp_core::snapshot::{assemble, HostFacts};
 
@@ -44,6 +45,9 @@ pub(crate) struct Outcome {
     pub applied: usize,
     /// Changes the kernel refused, with its reason.
     pub refused: Vec<Refused>,
+    /// The connections now, for `plan` (a reconciliation does not read them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -181,6 +185,7 @@ pub(crate) async fn dry_run(
         changes,
         applied: 0,
         refused: Vec::new(),
+        usage: None,
     })
 }
 
@@ -249,6 +254,7 @@ pub(crate) async fn apply(
         changes,
         applied: executed.applied,
         refused: executed.refused,
+        usage: None,
     })
 }
 
@@ -507,6 +513,7 @@ mod tests {
                 error: "ERANGE".into(),
                 by,
             }],
+            usage: None,
         };
         assert!(!kernel_failed(&Ok(outcome(RefusedBy::Kernel))));
         assert!(!kernel_failed(&Ok(outcome(RefusedBy::Sysctl))));

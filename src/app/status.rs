@@ -2,8 +2,9 @@
 //! from a plan and what the kernel holds, with the host facts it needs.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use crate::adapters::kernel::{interfaces, sysctl};
+use crate::adapters::kernel::{interfaces, netstat, routes, sock_diag, sysctl};
 use crate::adapters::nm;
 use crate::adapters::processes::running;
 use crate::app::reconcile::NM_TIMEOUT;
@@ -13,7 +14,61 @@ use nm_mptcp_core::model::KernelEndpoint;
 use nm_mptcp_core::modified::{ComparedProfile, ModifiedProfile};
 use nm_mptcp_core::ownership::Ledger;
 use nm_mptcp_core::planner::Plan;
-use nm_mptcp_core::report::{status, HostFacts, Status};
+use nm_mptcp_core::counters::{Counters, History};
+use nm_mptcp_core::diagnose::{route_questions, RouteAnswer, RouteQuestion};
+use nm_mptcp_core::report::{status, CounterFacts, HostFacts, Status};
+use nm_mptcp_core::usage::{connections, Connection, Usage};
+
+/// Whether MPTCP carries traffic now: the connections (sock_diag), the kernel's answers to
+/// the route lookups that matter for them, and its MPTCP counters.
+pub(crate) struct Traffic {
+    /// `None` when sock_diag could not be read.
+    pub connections: Option<Vec<Connection>>,
+    pub routes: Vec<(RouteQuestion, RouteAnswer)>,
+    pub counters: Option<Counters>,
+    /// What rose since the daemon started, what rose lately and over how long.
+    pub history: Option<(Counters, Counters, Duration)>,
+}
+
+impl Traffic {
+    /// One sock_diag dump, the lookups it calls for, and the counters.
+    pub(crate) async fn read(endpoints: &[KernelEndpoint]) -> Traffic {
+        let connections = match sock_diag::subflows() {
+            Ok(subflows) => Some(connections(&subflows)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the MPTCP subflows");
+                None
+            }
+        };
+        let questions = connections
+            .as_deref()
+            .map(|c| route_questions(c, endpoints))
+            .unwrap_or_default();
+        let routes = routes::answers(questions).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot look routes up");
+            Vec::new()
+        });
+        Traffic {
+            connections,
+            routes,
+            counters: netstat::mptcp_counters(),
+            history: None,
+        }
+    }
+
+    pub(crate) fn usage(&self) -> Option<Usage> {
+        self.connections.as_deref().map(Usage::of)
+    }
+
+    /// Keep the counters in the daemon's history, and compare with it.
+    pub(crate) fn recorded(mut self, history: &mut Option<History>, at: Instant) -> Traffic {
+        if let Some(now) = &self.counters {
+            let history = history.get_or_insert_with(|| History::new(at, now.clone()));
+            self.history = Some(history.record(at, now.clone()));
+        }
+        self
+    }
+}
 
 /// Active profiles modified since NetworkManager applied them; none (with a warning in the
 /// log) when NetworkManager cannot say: the status goes on without them.
@@ -38,9 +93,11 @@ pub(crate) fn report(
     limits: Limits,
     ledger: Option<&Ledger>,
     run_dir: &Path,
-    config: &Config,
+    config: (&Config, &Path),
     modified: &[ModifiedProfile],
+    traffic: &Traffic,
 ) -> Status {
+    let (config, config_path) = config;
     let facts = HostFacts {
         path_manager: sysctl::path_manager(),
         kernel_release: sysctl::kernel_release(),
@@ -50,6 +107,17 @@ pub(crate) fn report(
         modified,
         run_dir: run_dir.display().to_string(),
         config,
+        config_path: config_path.display().to_string(),
+        connections: traffic.connections.as_deref(),
+        routes: &traffic.routes,
+        counters: traffic.counters.as_ref().map(|now| CounterFacts {
+            now,
+            since_start: traffic.history.as_ref().map(|(start, ..)| start),
+            lately: traffic
+                .history
+                .as_ref()
+                .map(|(_, lately, over)| (lately, *over)),
+        }),
     };
     status(plan, kernel, limits, ledger, &facts)
 }

@@ -6,15 +6,18 @@ use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::nm::Detail;
 use crate::app::context::Context;
 use crate::app::reconcile::{self, NmSource, Outcome};
+use crate::app::status::Traffic;
 use nm_mptcp_core::error::Error;
 use nm_mptcp_core::report::render_plan;
 
 pub(crate) async fn run(context: &Context, json: bool) -> Result<(), Error> {
-    let render = |o: &Outcome| render_plan(&o.plan, &o.changes);
+    let render = |o: &Outcome| render_plan(&o.plan, &o.changes, o.usage.as_ref());
     if let Some(printed) = super::print_from_daemon("Plan", json, render).await {
         return printed;
     }
     let mut kernel = NetlinkKernel::connect()?;
-    let outcome = reconcile::dry_run(context, &mut kernel, NmSource::Read(Detail::Full)).await?;
+    let mut outcome =
+        reconcile::dry_run(context, &mut kernel, NmSource::Read(Detail::Full)).await?;
+    outcome.usage = Traffic::read(&[]).await.usage();
     super::print(&outcome, json, render)
 }

@@ -7,7 +7,7 @@ use crate::adapters::ledger_store::{ledger_readable, read_ledger};
 use crate::adapters::nm::{self, Detail};
 use crate::app::context::Context;
 use crate::app::reconcile::{survey, NmSource, NM_TIMEOUT};
-use crate::app::status::{modified_profiles, report};
+use crate::app::status::{modified_profiles, report, Traffic};
 use nm_mptcp_core::error::Error;
 use nm_mptcp_core::report::render_status;
 
@@ -32,14 +32,16 @@ pub(crate) async fn run(context: &Context, json: bool) -> Result<(), Error> {
         Ok(bus) => modified_profiles(&bus).await,
         Err(_) => Vec::new(),
     };
+    let traffic = Traffic::read(&survey.kernel).await;
     let status = report(
         &survey.plan,
         &survey.kernel,
         survey.limits,
         ledger.as_ref(),
         dir,
-        &config,
+        (&config, &context.config_path),
         &modified,
+        &traffic,
     );
     super::print(&status, json, render_status)
 }

@@ -1,6 +1,11 @@
 //! The status, built from the plan, the kernel, the ledger and the host's facts.
 
-use crate::config::Config;
+use std::time::Duration;
+
+use crate::config::{Config, LimitSetting};
+use crate::counters::{Counters, MEANINGS};
+use crate::diagnose::{diagnose, Evidence, RouteAnswer, RouteQuestion};
+use crate::usage::Connection;
 use crate::flags::EndpointFlags;
 use crate::limits::Limits;
 use crate::model::{KernelEndpoint, PathManager};
@@ -24,6 +29,21 @@ pub struct HostFacts<'a> {
     /// The run directory, named when the ledger cannot be read.
     pub run_dir: String,
     pub config: &'a Config,
+    /// Where the configuration is, named by the fix for limits.
+    pub config_path: String,
+    /// The MPTCP connections now (sock_diag); `None` when they could not be read.
+    pub connections: Option<&'a [Connection]>,
+    /// The kernel's answers to `diagnose::route_questions`.
+    pub routes: &'a [(RouteQuestion, RouteAnswer)],
+    pub counters: Option<CounterFacts<'a>>,
+}
+
+/// The kernel's MPTCP counters now and what the daemon's history says of them.
+pub struct CounterFacts<'a> {
+    pub now: &'a Counters,
+    pub since_start: Option<&'a Counters>,
+    /// What rose lately, and over how long.
+    pub lately: Option<(&'a Counters, Duration)>,
 }
 
 /// The status of the host. `ledger` is `None` when it could not be read: owners are then
@@ -45,11 +65,15 @@ pub fn status(
         };
         (if ours { Owner::NmMptcp } else { Owner::Other }, profile)
     };
+    let usage = facts.connections.map(Usage::of);
     let endpoints: Vec<EndpointStatus> = kernel
         .iter()
         .map(|k| {
             let (owner, profile) = owner_of(k);
+            let used = usage.as_ref().map(|u| u.at(k.address)).unwrap_or_default();
             EndpointStatus {
+                connections: used.connections,
+                subflows: used.subflows,
                 id: k.id,
                 address: k.address,
                 interface: k.ifindex.and_then(facts.interface_name),
@@ -67,8 +91,20 @@ pub fn status(
         });
     }
     let kernel_drops = ledger.map(|l| l.kernel_drops).unwrap_or_default();
-    warnings.extend(host_warnings(plan, kernel, limits, kernel_drops, facts));
+    let mptcpd = facts
+        .mptcpd_running
+        .then(|| others_unplanned(plan, kernel, &endpoints));
+    warnings.extend(host_warnings(plan, kernel, limits, kernel_drops, mptcpd, facts));
     warnings.extend(other_managers(&endpoints));
+    if let (Some(connections), Some(usage)) = (facts.connections, &usage) {
+        let evidence = Evidence {
+            connections,
+            routes: facts.routes,
+            lately: facts.counters.as_ref().and_then(|c| c.lately),
+            usage,
+        };
+        warnings.extend(diagnose(plan, kernel, limits, &limits_fix(limits, facts), &evidence));
+    }
     warnings.extend(facts.modified.iter().filter_map(modified_warning));
     let empty = Ledger::default();
     Status {
@@ -85,6 +121,8 @@ pub fn status(
         endpoints,
         profiles: profiles(plan),
         rp_filter: rp_filter(plan, ledger.unwrap_or(&empty), facts),
+        usage,
+        counters: facts.counters.as_ref().map(counters),
         warnings,
     }
 }
@@ -94,6 +132,7 @@ fn host_warnings(
     kernel: &[KernelEndpoint],
     limits: Limits,
     kernel_drops: EndpointFlags,
+    mptcpd_endpoints: Option<Vec<String>>,
     facts: &HostFacts,
 ) -> Vec<Warning> {
     let mut warnings = Vec::new();
@@ -103,8 +142,8 @@ fn host_warnings(
     if facts.path_manager == Some(PathManager::Userspace) {
         warnings.push(Warning::UserspacePathManager);
     }
-    if facts.mptcpd_running {
-        warnings.push(Warning::MptcpdRunning);
+    if let Some(endpoints) = mptcpd_endpoints {
+        warnings.push(Warning::MptcpdRunning { endpoints });
     }
     let subflow_endpoints = kernel
         .iter()
@@ -126,6 +165,51 @@ fn host_warnings(
         warnings.push(Warning::LaminarUnsupported);
     }
     warnings
+}
+
+/// Others' endpoints that NetworkManager's rules do not make: with mptcpd running, its own.
+fn others_unplanned(
+    plan: &Plan,
+    kernel: &[KernelEndpoint],
+    endpoints: &[EndpointStatus],
+) -> Vec<String> {
+    kernel
+        .iter()
+        .zip(endpoints)
+        .filter(|(k, e)| e.owner == Owner::Other && !plan.endpoints.iter().any(|d| d.is_held_by(k)))
+        .map(|(k, e)| match &e.interface {
+            Some(interface) => format!("{} id {} on {interface}", k.address, k.id),
+            None => format!("{} id {}", k.address, k.id),
+        })
+        .collect()
+}
+
+/// What raises the `subflows` limit, as the configuration sets it.
+fn limits_fix(limits: Limits, facts: &HostFacts) -> String {
+    let raised = (limits.subflows + 1).min(crate::config::LIMIT_MAX);
+    match facts.config.subflows {
+        LimitSetting::Keep => format!(
+            "raise it (`ip mptcp limits set subflows {raised}`: [limits] subflows is keep in {})",
+            escaped(&facts.config_path)
+        ),
+        _ => format!(
+            "set subflows = {raised} under [limits] in {}, then run `nm-mptcp reconcile`",
+            escaped(&facts.config_path)
+        ),
+    }
+}
+
+/// The named counters, with their rise since the daemon started.
+fn counters(facts: &CounterFacts) -> Vec<CounterStatus> {
+    MEANINGS
+        .iter()
+        .map(|m| CounterStatus {
+            counter: m.name.to_owned(),
+            meaning: m.words.to_owned(),
+            value: facts.now.get(m.name),
+            since_start: facts.since_start.map(|s| s.get(m.name)),
+        })
+        .collect()
 }
 
 /// A profile whose MPTCP flags were modified but not applied.

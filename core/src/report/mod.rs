@@ -7,7 +7,7 @@ mod render;
 #[cfg(test)]
 mod tests;
 
-pub use build::{status, HostFacts};
+pub use build::{status, CounterFacts, HostFacts};
 pub use render::{change_lines, render_plan, render_status};
 
 use std::fmt;
@@ -22,6 +22,7 @@ use crate::model::code;
 use crate::model::PathManager;
 use crate::nm_version::NmVersion;
 use crate::planner::AddressDecision;
+use crate::usage::Usage;
 
 /// Who manages a kernel endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +48,11 @@ pub enum Warning {
     MptcpDisabled,
     /// `net.mptcp.path_manager` is `userspace`: the kernel ignores these endpoints.
     UserspacePathManager,
-    MptcpdRunning,
+    /// mptcpd runs: it makes endpoints of its own, listed here (the others' endpoints that
+    /// NetworkManager's rules do not make).
+    MptcpdRunning {
+        endpoints: Vec<String>,
+    },
     /// Another manager's endpoint on an interface where nm-mptcp has endpoints.
     OtherManagerOnInterface {
         address: IpAddr,
@@ -77,6 +82,80 @@ pub enum Warning {
         /// device modify` changes only it), which nm-mptcp never undoes.
         keep_command: String,
     },
+    /// A subflow endpoint's link has no route to the peer of a current connection: the
+    /// kernel takes the peer as on-link there, asks for it on that link, and the join never
+    /// completes.
+    NoRouteToPeer {
+        endpoint: IpAddr,
+        interface: Option<String>,
+        profile: Option<String>,
+        peer: IpAddr,
+        /// The router NetworkManager knows on that link, which the fix routes through.
+        gateway: Option<IpAddr>,
+        /// Joins from the endpoint waiting for an answer now.
+        joins_pending: u32,
+        /// Joins sent lately that were not answered (all endpoints; the daemon's history).
+        joins_unanswered: Option<u64>,
+        /// Adds the route to the profile, so NetworkManager keeps owning it, and applies it.
+        command: Option<String>,
+    },
+    /// Connections this host opened went on as plain TCP: the peer or a middlebox on the
+    /// way does not speak MPTCP.
+    FallbackToTcp {
+        /// Such connections open now.
+        connections: u32,
+        peers: Vec<String>,
+        interfaces: Vec<String>,
+        /// The fallback counters that rose lately.
+        counters: Vec<CounterRise>,
+        minutes: Option<u64>,
+    },
+    /// Joins failed or were refused lately.
+    JoinErrors {
+        errors: Vec<CounterRise>,
+        minutes: u64,
+    },
+    /// The kernel saw MPTCP SYNs dropped on the path and opens connections without MPTCP for
+    /// a while (`net.mptcp.blackhole_timeout`).
+    Blackhole {
+        detected: Vec<CounterRise>,
+        minutes: u64,
+    },
+    /// Connections have all the subflows the `subflows` limit allows while subflow
+    /// endpoints wait unused.
+    SubflowLimitReached {
+        connections: u32,
+        subflows: u32,
+        waiting: Vec<IpAddr>,
+        fix: String,
+    },
+}
+
+/// A kernel counter that rose, in plain words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterRise {
+    pub counter: String,
+    pub meaning: String,
+    pub rise: u64,
+}
+
+impl fmt::Display for CounterRise {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ({})", self.rise, self.meaning, self.counter)
+    }
+}
+
+/// `a, b and c`, for the lists the warnings name.
+fn listed(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn rises(rises: &[CounterRise]) -> String {
+    listed(&rises.iter().map(ToString::to_string).collect::<Vec<_>>())
 }
 
 impl Warning {
@@ -99,8 +178,13 @@ impl fmt::Display for Warning {
             Warning::UserspacePathManager => f.write_str(
                 "the userspace path manager is active (net.mptcp.path_manager): the kernel ignores these endpoints",
             ),
-            Warning::MptcpdRunning => f.write_str(
-                "mptcpd is running: it manages endpoints too; see the endpoints owned by other",
+            Warning::MptcpdRunning { endpoints } if endpoints.is_empty() => f.write_str(
+                "mptcpd is running: it manages endpoints too (none of its own now); nm-mptcp leaves them alone",
+            ),
+            Warning::MptcpdRunning { endpoints } => write!(
+                f,
+                "mptcpd is running and manages endpoints too: {} (nm-mptcp leaves them alone)",
+                listed(&endpoints.iter().map(|e| escaped(e)).collect::<Vec<_>>())
             ),
             Warning::OtherManagerOnInterface {
                 address,
@@ -141,6 +225,89 @@ impl fmt::Display for Warning {
                 }
                 Ok(())
             }
+            Warning::NoRouteToPeer {
+                endpoint,
+                interface,
+                profile,
+                peer,
+                gateway,
+                joins_pending,
+                joins_unanswered,
+                command,
+            } => {
+                let link = interface.as_deref().map_or("its link".to_owned(), escaped);
+                write!(
+                    f,
+                    "subflow endpoint {endpoint} on {link} has no route to {peer}, the peer of a current MPTCP connection: the kernel takes {peer} as on-link there and the join never completes"
+                )?;
+                if *joins_pending > 0 {
+                    write!(f, " ({joins_pending} join(s) from {endpoint} waiting now)")?;
+                }
+                if let Some(unanswered) = joins_unanswered.filter(|n| *n > 0) {
+                    write!(f, " ({unanswered} join(s) sent lately without an answer)")?;
+                }
+                match (command, gateway) {
+                    (Some(command), Some(gateway)) => write!(
+                        f,
+                        "; `{command}` routes it through {gateway}, the router NetworkManager knows on {link}"
+                    ),
+                    _ => write!(
+                        f,
+                        "; nothing NetworkManager knows on {link} leads to it (no gateway there): give {} a route to {peer} (ipv4.routes or ipv6.routes) or take subflow out of its connection.mptcp-flags",
+                        profile
+                            .as_deref()
+                            .map_or("its profile".to_owned(), |p| format!("profile {p:?}"))
+                    ),
+                }
+            }
+            Warning::FallbackToTcp {
+                connections,
+                peers,
+                interfaces,
+                counters,
+                minutes,
+            } => {
+                if *connections > 0 {
+                    write!(
+                        f,
+                        "{connections} connection(s) to {} fell back to plain TCP",
+                        listed(peers)
+                    )?;
+                    if !interfaces.is_empty() {
+                        write!(
+                            f,
+                            " on {}",
+                            listed(&interfaces.iter().map(|i| escaped(i)).collect::<Vec<_>>())
+                        )?;
+                    }
+                } else {
+                    f.write_str("connections fell back to plain TCP")?;
+                }
+                if let (false, Some(minutes)) = (counters.is_empty(), minutes) {
+                    write!(f, " ({} in the last {minutes} min)", rises(counters))?;
+                }
+                f.write_str(": the peer, or a middlebox on the way, does not speak MPTCP; check the peer (net.mptcp.enabled there) and the path")
+            }
+            Warning::JoinErrors { errors, minutes } => write!(
+                f,
+                "joins failed in the last {minutes} min: {}",
+                rises(errors)
+            ),
+            Warning::Blackhole { detected, minutes } => write!(
+                f,
+                "MPTCP blackhole in the last {minutes} min: {}; a middlebox drops MPTCP SYNs, so the kernel opens connections without MPTCP for net.mptcp.blackhole_timeout seconds",
+                rises(detected)
+            ),
+            Warning::SubflowLimitReached {
+                connections,
+                subflows,
+                waiting,
+                fix,
+            } => write!(
+                f,
+                "{connections} connection(s) have the {subflows} subflow(s) the limit allows while endpoint(s) {} wait unused: {fix}",
+                listed(&waiting.iter().map(ToString::to_string).collect::<Vec<_>>())
+            ),
         }
     }
 }
@@ -168,8 +335,22 @@ pub struct Status {
     pub endpoints: Vec<EndpointStatus>,
     pub profiles: Vec<ProfileStatus>,
     pub rp_filter: Vec<RpFilterStatus>,
+    /// The MPTCP connections now; `None` when sock_diag could not be read.
+    pub usage: Option<Usage>,
+    /// The kernel's MPTCP counters; `None` without MPTCP in this kernel.
+    pub counters: Option<Vec<CounterStatus>>,
     #[serde(serialize_with = "with_messages")]
     pub warnings: Vec<Warning>,
+}
+
+/// One of the kernel's MPTCP counters as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterStatus {
+    pub counter: String,
+    pub meaning: String,
+    pub value: u64,
+    /// The rise since the daemon started; `None` without the daemon.
+    pub since_start: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +376,12 @@ pub struct EndpointStatus {
     pub owner: Owner,
     /// The owning profile's name (`connection.id`).
     pub profile: Option<String>,
+    /// MPTCP connections with an established subflow from its address now.
+    #[serde(default)]
+    pub connections: u32,
+    /// Established subflows from its address now.
+    #[serde(default)]
+    pub subflows: u32,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -55,9 +55,16 @@ pub fn render_status(status: &Status) -> String {
     let _ = writeln!(out, "limits: {}\n", status.limits);
     let _ = writeln!(
         out,
-        "{:<4} {:<40} {:<16} {:<24} {:<9} PROFILE",
-        "ID", "ADDRESS", "INTERFACE", "FLAGS", "OWNER"
+        "{:<4} {:<40} {:<16} {:<24} {:<9} {:>5} {:>8} PROFILE",
+        "ID", "ADDRESS", "INTERFACE", "FLAGS", "OWNER", "CONNS", "SUBFLOWS"
     );
+    let used = |n: u32| {
+        if status.usage.is_some() {
+            n.to_string()
+        } else {
+            "-".to_owned()
+        }
+    };
     for e in &status.endpoints {
         let address = match e.port {
             Some(port) => format!("{} port {port}", e.address),
@@ -65,18 +72,21 @@ pub fn render_status(status: &Status) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<4} {:<40} {:<16} {:<24} {:<9} {}",
+            "{:<4} {:<40} {:<16} {:<24} {:<9} {:>5} {:>8} {}",
             e.id,
             address,
             e.interface.as_deref().map_or("-".to_owned(), escaped),
             e.flags.to_string(),
             code(&e.owner),
+            used(e.connections),
+            used(e.subflows),
             e.profile.as_deref().map_or("-".to_owned(), escaped)
         );
     }
     if status.endpoints.is_empty() {
         let _ = writeln!(out, "(no endpoints)");
     }
+    traffic(&mut out, status);
     for p in &status.profiles {
         let _ = writeln!(
             out,
@@ -111,6 +121,39 @@ pub fn render_status(status: &Status) -> String {
     out
 }
 
+/// The connections now and the kernel's counters that are not 0.
+fn traffic(out: &mut String, status: &Status) {
+    match &status.usage {
+        Some(u) => {
+            let _ = writeln!(
+                out,
+                "\nMPTCP now: {} connection(s), {} subflow(s), {} fallen back to TCP, {} join(s) waiting",
+                u.connections, u.subflows, u.fallen_back, u.joins_pending
+            );
+        }
+        None => {
+            let _ = writeln!(out, "\nMPTCP now: unknown (sock_diag could not be read)");
+        }
+    }
+    let Some(counters) = &status.counters else {
+        return;
+    };
+    let shown: Vec<&CounterStatus> = counters.iter().filter(|c| c.value > 0).collect();
+    if shown.is_empty() {
+        return;
+    }
+    let since = counters.iter().any(|c| c.since_start.is_some());
+    let _ = writeln!(
+        out,
+        "\nkernel MPTCP counters{}:",
+        if since { " (+ since the daemon started)" } else { "" }
+    );
+    for c in shown {
+        let rise = c.since_start.map_or(String::new(), |r| format!("+{r}"));
+        let _ = writeln!(out, "  {:>10} {:>8}  {} ({})", c.value, rise, c.meaning, c.counter);
+    }
+}
+
 /// Why an endpoint has `backup` that its profile does not ask for.
 fn metered_note(metered_as_backup: bool) -> &'static str {
     if metered_as_backup {
@@ -121,7 +164,8 @@ fn metered_note(metered_as_backup: bool) -> &'static str {
 }
 
 /// `plan`: every device's addresses with their decision, then what would change.
-pub fn render_plan(plan: &Plan, changes: &Changes) -> String {
+/// `usage`: the connections now, counted on each endpoint's address.
+pub fn render_plan(plan: &Plan, changes: &Changes, usage: Option<&Usage>) -> String {
     let mut out = String::new();
     header(&mut out, plan.nm_version, plan.sysctl_enabled);
     let _ = writeln!(out);
@@ -149,6 +193,14 @@ pub fn render_plan(plan: &Plan, changes: &Changes) -> String {
                 Decision::Skipped => "skipped".to_owned(),
             };
             address_line(&mut out, a, &verdict);
+            if let (Decision::Endpoint, Some(usage)) = (a.decision, usage) {
+                let used = usage.at(a.address);
+                let _ = writeln!(
+                    out,
+                    "    used now by {} connection(s), {} subflow(s)",
+                    used.connections, used.subflows
+                );
+            }
         }
     }
     let _ = writeln!(out);

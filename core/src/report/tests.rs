@@ -28,6 +28,10 @@ fn facts<'a>(names: &'a dyn Fn(u32) -> Option<String>) -> HostFacts<'a> {
         modified: &[],
         run_dir: "/run/nm-mptcp".into(),
         config: &DEFAULT_CONFIG,
+        config_path: "/etc/nm-mptcp/config.toml".into(),
+        connections: Some(&[]),
+        routes: &[],
+        counters: None,
     }
 }
 

@@ -122,6 +122,10 @@ async fn read_device(
         ipv4.dhcp_addresses
             .extend(addresses(lease.ip_address.as_deref(), &interface, "DHCPv4"));
         ipv4.auto_gateway = has_router(&lease);
+        ipv4.offered_gateway = lease
+            .routers
+            .as_deref()
+            .and_then(|r| r.split_whitespace().next()?.parse().ok());
     }
     if let Some(lease) = dhcp6.and_then(|c| c.options) {
         ipv6.dhcp_addresses.extend(addresses(
@@ -131,6 +135,7 @@ async fn read_device(
         ));
     }
     if let Some(ip6) = ip6 {
+        ipv6.offered_gateway = ip6.gateway.as_deref().and_then(|g| g.parse().ok());
         ipv6.auto_gateway = ip6.gateway.is_some_and(|g| !g.is_empty());
     }
     Ok(Some(device))
@@ -282,6 +287,7 @@ fn family(settings: Option<IpSettings>, interface: &str) -> NmFamily {
         route_table: s.route_table.unwrap_or(0),
         routes,
         auto_gateway: false,
+        offered_gateway: None,
     }
 }
 

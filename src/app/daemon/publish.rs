@@ -18,6 +18,10 @@ use crate::adapters::ledger_store::read_ledger;
 use crate::app::context::Context;
 use crate::app::kernel::Kernel;
 use crate::app::reconcile::{self, NmSource};
+use crate::app::status::Traffic;
+use nm_mptcp_core::counters::History;
+use nm_mptcp_core::usage::Usage;
+use std::time::Instant;
 
 pub(super) struct Publisher {
     context: Context,
@@ -30,6 +34,8 @@ pub(super) struct Publisher {
     answers: Option<(String, String)>,
     calls: std::collections::HashMap<CallId, Reply>,
     next_call: CallId,
+    /// The kernel's MPTCP counters as sampled since the daemon started.
+    history: Option<History>,
 }
 
 /// Where a call's answer goes.
@@ -52,6 +58,7 @@ impl Publisher {
             answers: None,
             calls: std::collections::HashMap::new(),
             next_call: 0,
+            history: None,
         }
     }
 
@@ -111,10 +118,12 @@ impl Publisher {
         conf: &NmConf,
         modified: &[ModifiedProfile],
     ) -> Result<(), Error> {
-        let outcome = reconcile::dry_run(&self.context, kernel, NmSource::Held(view, conf)).await?;
+        let mut outcome =
+            reconcile::dry_run(&self.context, kernel, NmSource::Held(view, conf)).await?;
+        let (status, usage) = self.publish(kernel, &outcome.plan, modified).await?;
+        outcome.usage = usage;
         let plan = serde_json::to_string_pretty(&outcome)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot encode JSON: {e}")))?;
-        let status = self.publish(kernel, &outcome.plan, modified).await?;
         self.answers = Some((status, plan));
         Ok(())
     }
@@ -135,13 +144,13 @@ impl Publisher {
     }
 
     /// Publish a plan's status on the D-Bus interface (its properties); returns it as
-    /// `status --json` prints it.
+    /// `status --json` prints it, and the connections it counted.
     async fn publish(
-        &self,
+        &mut self,
         kernel: &mut NetlinkKernel,
         plan: &Plan,
         modified: &[ModifiedProfile],
-    ) -> Result<String, Error> {
+    ) -> Result<(String, Option<Usage>), Error> {
         let published = self
             .published
             .as_ref()
@@ -151,15 +160,20 @@ impl Publisher {
         let dir = &self.context.run_dir;
         let ledger = read_ledger(dir);
         let config = self.context.config()?;
+        let traffic = Traffic::read(&endpoints)
+            .await
+            .recorded(&mut self.history, Instant::now());
         let status = crate::app::status::report(
             plan,
             &endpoints,
             limits,
             Some(&ledger),
             dir,
-            &config,
+            (&config, &self.context.config_path),
             modified,
+            &traffic,
         );
-        dbus_service::publish(&self.bus, published, status).await
+        let usage = status.usage.clone();
+        Ok((dbus_service::publish(&self.bus, published, status).await?, usage))
     }
 }

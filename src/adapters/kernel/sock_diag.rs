@@ -1,0 +1,179 @@
+//! MPTCP's subflows from the kernel's sock_diag: one dump of TCP sockets per family, with
+//! the upper-layer-protocol attribute (`INET_DIAG_ULP_INFO`) that marks the `mptcp` ones
+//! and carries their connection's token and flags (what `ss -ti` prints as `tcp-ulp-mptcp`).
+//!
+//! netlink-packet-sock-diag (rust-netlink, like our rtnetlink) frames the request and the
+//! socket identities. It has no MPTCP-level request (its protocol field is a u8 and it sends
+//! no `INET_DIAG_REQ_PROTOCOL`), nor parses the ULP attribute: the subflows carry all we
+//! need, and the ULP attribute is parsed here, with its wire numbers below.
+
+use std::net::SocketAddr;
+
+use netlink_packet_core::{
+    Nla as _, NlaBuffer, NlasIterator, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
+use netlink_packet_sock_diag::inet::nlas::Nla;
+use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponse, SocketId, StateFlags};
+use netlink_packet_sock_diag::SockDiagMessage;
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
+
+use nm_mptcp_core::error::Error;
+use nm_mptcp_core::usage::{Subflow, SubflowFlags};
+
+/// uapi/linux/inet_diag.h: `INET_DIAG_ULP_INFO`, and inside it `INET_ULP_INFO_NAME` and
+/// `INET_ULP_INFO_MPTCP`.
+const INET_DIAG_ULP_INFO: u16 = 19;
+const INET_ULP_INFO_NAME: u16 = 1;
+const INET_ULP_INFO_MPTCP: u16 = 3;
+/// uapi/linux/mptcp.h: `MPTCP_SUBFLOW_ATTR_TOKEN_LOC` and `MPTCP_SUBFLOW_ATTR_FLAGS`.
+const MPTCP_SUBFLOW_ATTR_TOKEN_LOC: u16 = 2;
+const MPTCP_SUBFLOW_ATTR_FLAGS: u16 = 8;
+/// include/net/tcp_states.h.
+const TCP_ESTABLISHED: u8 = 1;
+const TCP_LISTEN: u8 = 10;
+
+/// Every MPTCP subflow (and MPTCP listener) in this network namespace.
+pub(crate) fn subflows() -> Result<Vec<Subflow>, Error> {
+    let mut socket = Socket::new(NETLINK_SOCK_DIAG)
+        .map_err(|e| Error::kernel(format!("cannot open a sock_diag socket: {e}")))?;
+    socket
+        .bind_auto()
+        .and_then(|_| socket.connect(&netlink_sys::SocketAddr::new(0, 0)))
+        .map_err(|e| Error::kernel(format!("cannot bind the sock_diag socket: {e}")))?;
+    let mut found = Vec::new();
+    for family in [AF_INET, AF_INET6] {
+        dump(&mut socket, family, &mut found)
+            .map_err(|e| Error::kernel(format!("dumping TCP sockets (sock_diag): {e}")))?;
+    }
+    Ok(found)
+}
+
+fn dump(socket: &mut Socket, family: u8, found: &mut Vec<Subflow>) -> std::io::Result<()> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let mut request = NetlinkMessage::new(
+        header,
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            // INFO brings the ULP attribute (tcp_diag_get_aux).
+            extensions: ExtensionFlags::INFO,
+            states: StateFlags::all(),
+            socket_id: if family == AF_INET {
+                SocketId::new_v4()
+            } else {
+                SocketId::new_v6()
+            },
+        })
+        .into(),
+    );
+    request.finalize();
+    let mut bytes = vec![0; request.buffer_len()];
+    request.serialize(&mut bytes);
+    socket.send(&bytes, 0)?;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let size = socket.recv(&mut &mut buffer[..], 0)?;
+        let mut offset = 0;
+        while offset < size {
+            let message = NetlinkMessage::<SockDiagMessage>::deserialize(&buffer[offset..size])
+                .map_err(|e| std::io::Error::other(format!("cannot parse a reply: {e}")))?;
+            let length = message.header.length as usize;
+            match message.payload {
+                NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
+                    found.extend(subflow(&response));
+                }
+                NetlinkPayload::Done(_) => return Ok(()),
+                NetlinkPayload::Error(e) => {
+                    return Err(e.code.map_or_else(
+                        || std::io::Error::other("error reply"),
+                        |code| std::io::Error::from_raw_os_error(-code.get()),
+                    ))
+                }
+                _ => {}
+            }
+            if length == 0 {
+                break;
+            }
+            offset += length;
+        }
+    }
+}
+
+/// The socket as a subflow, when its upper-layer protocol is `mptcp`.
+fn subflow(response: &InetResponse) -> Option<Subflow> {
+    let ulp = response.nlas.iter().find_map(|nla| match nla {
+        Nla::Other(other) if other.kind() == INET_DIAG_ULP_INFO => {
+            let mut value = vec![0; other.value_len()];
+            other.emit_value(&mut value);
+            Some(value)
+        }
+        _ => None,
+    })?;
+    let (token, flags) = mptcp_ulp(&ulp)?;
+    let id = &response.header.socket_id;
+    Some(Subflow {
+        local: SocketAddr::new(id.source_address, id.source_port),
+        remote: SocketAddr::new(id.destination_address, id.destination_port),
+        established: response.header.state == TCP_ESTABLISHED,
+        listening: response.header.state == TCP_LISTEN,
+        token,
+        flags: SubflowFlags::from_bits_retain(flags),
+    })
+}
+
+/// The token and flags of an `INET_DIAG_ULP_INFO` whose name is `mptcp`.
+fn mptcp_ulp(value: &[u8]) -> Option<(u32, u32)> {
+    let mut mptcp = false;
+    let (mut token, mut flags) = (0, 0);
+    for nla in NlasIterator::new(value).filter_map(Result::ok) {
+        match nla.kind() {
+            INET_ULP_INFO_NAME => mptcp = nla.value().split(|b| *b == 0).next() == Some(b"mptcp"),
+            INET_ULP_INFO_MPTCP => {
+                for attr in NlasIterator::new(nla.value()).filter_map(Result::ok) {
+                    match attr.kind() {
+                        MPTCP_SUBFLOW_ATTR_TOKEN_LOC => token = u32_of(&attr)?,
+                        MPTCP_SUBFLOW_ATTR_FLAGS => flags = u32_of(&attr)?,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    mptcp.then_some((token, flags))
+}
+
+fn u32_of<T: AsRef<[u8]> + ?Sized>(nla: &NlaBuffer<&T>) -> Option<u32> {
+    Some(u32::from_ne_bytes(nla.value().get(..4)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One attribute: length, kind, value, padded to 4.
+    fn nla(kind: u16, value: &[u8]) -> Vec<u8> {
+        let mut out = ((4 + value.len()) as u16).to_ne_bytes().to_vec();
+        out.extend(kind.to_ne_bytes());
+        out.extend(value);
+        out.resize(out.len().next_multiple_of(4), 0);
+        out
+    }
+
+    #[test]
+    fn the_mptcp_ulp_attribute_gives_token_and_flags() {
+        let mut inner = nla(MPTCP_SUBFLOW_ATTR_TOKEN_LOC, &0x94f2af99u32.to_ne_bytes());
+        inner.extend(nla(MPTCP_SUBFLOW_ATTR_FLAGS, &0x8bu32.to_ne_bytes()));
+        let mut ulp = nla(INET_ULP_INFO_NAME, b"mptcp\0");
+        ulp.extend(nla(INET_ULP_INFO_MPTCP, &inner));
+        assert_eq!(mptcp_ulp(&ulp), Some((0x94f2af99, 0x8b)));
+        assert_eq!(mptcp_ulp(&nla(INET_ULP_INFO_NAME, b"tls\0")), None);
+        // A short value is no panic.
+        let mut short = nla(INET_ULP_INFO_NAME, b"mptcp\0");
+        short.extend(nla(INET_ULP_INFO_MPTCP, &nla(MPTCP_SUBFLOW_ATTR_FLAGS, &[1])));
+        assert_eq!(mptcp_ulp(&short), None);
+    }
+}
