@@ -95,8 +95,17 @@ pub enum Command {
     Reconcile,
     /// Show what would be done and why, changing nothing
     Plan(Output),
-    /// Endpoints, owners, limits and why each address is or is not one
+    /// Endpoints, owners, limits, why each address is or is not one, and whether MPTCP
+    /// carries traffic: connections and subflows per endpoint, the kernel's MPTCP counters,
+    /// and what to fix
     Status(Output),
+    /// The status as OpenMetrics text (Prometheus), or written for node_exporter's textfile
+    /// collector
+    Metrics {
+        /// Write DIR/nm_mptcp.prom (replaced atomically) instead of printing
+        #[arg(long, value_name = "DIR")]
+        textfile: Option<std::path::PathBuf>,
+    },
     /// Reconcile on address changes until addresses settle (the hook starts it when SLAAC,
     /// DHCPv6 or DAD is pending)
     Watch {

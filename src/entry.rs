@@ -42,6 +42,9 @@ pub fn main() -> ExitCode {
                         Command::Status(output) => {
                             crate::commands::status::run(&context, output.json).await
                         }
+                        Command::Metrics { textfile } => {
+                            crate::commands::metrics::run(&context, textfile.as_deref()).await
+                        }
                         Command::Watch { seconds } => {
                             crate::commands::watch::run(&context, seconds).await
                         }

@@ -1,7 +1,8 @@
-//! `nm-mptcp metrics`: the status as OpenMetrics text for monitoring stacks (Prometheus,
-//! node_exporter's textfile collector). Names follow Prometheus' conventions: the
-//! `nm_mptcp_` prefix, base units, `_total` on counter samples, one family per meaning with
-//! labels for the parts.
+//! `nm-mptcp metrics`: the status as metrics text for monitoring stacks (Prometheus,
+//! node_exporter's textfile collector): OpenMetrics' line syntax and `# EOF`, with the
+//! names Prometheus' text format readers check (`promtool check metrics`): the `nm_mptcp_`
+//! prefix, `_total` counters, `_info` gauges of 1, one family per meaning with labels for
+//! the parts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -49,10 +50,12 @@ fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl std
 }
 
 fn info(out: &mut String, s: &Status) {
+    // An info metric as a gauge of 1: the text format Prometheus' own tools read has no
+    // `info` type.
     family(
         out,
-        "nm_mptcp_networkmanager",
-        "info",
+        "nm_mptcp_networkmanager_info",
+        "gauge",
         "The NetworkManager version whose rules nm-mptcp follows.",
     );
     sample(
@@ -204,9 +207,11 @@ fn usage(out: &mut String, s: &Status) {
 
 fn counters(out: &mut String, s: &Status) {
     let Some(counters) = &s.counters else { return };
+    // The family named with `_total`, as the text format's readers (promtool,
+    // node_exporter's textfile collector) want it; strict OpenMetrics names it without.
     family(
         out,
-        "nm_mptcp_kernel_events",
+        "nm_mptcp_kernel_events_total",
         "counter",
         "The kernel's MPTCP counters (MPTcpExt in /proc/net/netstat) by name.",
     );

@@ -47,6 +47,8 @@ pub(crate) enum Request {
     Describe(oneshot::Sender<Result<String, Error>>),
     /// `Plan`: what a dispatcher event would do now.
     Plan(oneshot::Sender<Result<String, Error>>),
+    /// `Watch`: keep the connections and counters current for a while.
+    Watch,
 }
 
 pub(crate) struct Manager {
@@ -63,21 +65,24 @@ impl Manager {
         request: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Request,
     ) -> Result<T, ServiceError> {
         let (reply, answer) = oneshot::channel();
-        self.requests
-            .try_send(request(reply))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => Error::new(
-                    ErrorKind::Busy,
-                    format!("{WAITING_CALLS} calls are already waiting for the daemon"),
-                ),
-                mpsc::error::TrySendError::Closed(_) => {
-                    Error::new(ErrorKind::Daemon, "the daemon is stopping")
-                }
-            })?;
+        self.hand_over(request(reply))?;
         let answer = answer
             .await
             .map_err(|_| Error::new(ErrorKind::Daemon, "the daemon did not answer"))?;
         Ok(answer?)
+    }
+
+    /// Queue a request for the daemon's loop, or refuse it at once when too many wait.
+    fn hand_over(&self, request: Request) -> Result<(), Error> {
+        self.requests.try_send(request).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Error::new(
+                ErrorKind::Busy,
+                format!("{WAITING_CALLS} calls are already waiting for the daemon"),
+            ),
+            mpsc::error::TrySendError::Closed(_) => {
+                Error::new(ErrorKind::Daemon, "the daemon is stopping")
+            }
+        })
     }
 }
 
@@ -206,6 +211,37 @@ pub(crate) struct EndpointDict {
     flags: Vec<String>,
     owner: String,
     profile: String,
+    connections: u32,
+    subflows: u32,
+}
+
+/// `Usage`.
+#[derive(Debug, Clone, Default, PartialEq, Type, Value, OwnedValue)]
+#[zvariant(
+    signature = "dict",
+    rename_all = "PascalCase",
+    crate = "zbus::zvariant"
+)]
+pub(crate) struct UsageDict {
+    known: bool,
+    connections: u32,
+    subflows: u32,
+    fallen_back: u32,
+    joins_pending: u32,
+}
+
+/// One of `Counters`.
+#[derive(Debug, Clone, Default, PartialEq, Type, Value, OwnedValue)]
+#[zvariant(
+    signature = "dict",
+    rename_all = "PascalCase",
+    crate = "zbus::zvariant"
+)]
+pub(crate) struct CounterDict {
+    counter: String,
+    meaning: String,
+    value: u64,
+    since_start: u64,
 }
 
 /// One of `Profiles`.
@@ -279,6 +315,34 @@ fn endpoints_of(s: &Status) -> Vec<EndpointDict> {
             flags: e.flags.names(),
             owner: code(&e.owner),
             profile: e.profile.clone().unwrap_or_default(),
+            connections: e.connections,
+            subflows: e.subflows,
+        })
+        .collect()
+}
+
+fn usage_of(s: &Status) -> UsageDict {
+    s.usage
+        .as_ref()
+        .map(|u| UsageDict {
+            known: true,
+            connections: u.connections,
+            subflows: u.subflows,
+            fallen_back: u.fallen_back,
+            joins_pending: u.joins_pending,
+        })
+        .unwrap_or_default()
+}
+
+fn counters_of(s: &Status) -> Vec<CounterDict> {
+    s.counters
+        .iter()
+        .flatten()
+        .map(|c| CounterDict {
+            counter: c.counter.clone(),
+            meaning: c.meaning.clone(),
+            value: c.value,
+            since_start: c.since_start.unwrap_or_default(),
         })
         .collect()
 }
@@ -351,7 +415,8 @@ impl Manager {
     }
 
     /// Every kernel endpoint, nm-mptcp's and others': `Id` u, `Address` s, `Interface` s,
-    /// `Flags` as, `Owner` s (`nm-mptcp` or `other`), `Profile` s (empty when none).
+    /// `Flags` as, `Owner` s (`nm-mptcp` or `other`), `Profile` s (empty when none),
+    /// `Connections` u and `Subflows` u (established from its address, as of the status).
     #[zbus(property)]
     async fn endpoints(&self) -> Vec<EndpointDict> {
         self.with_status(endpoints_of).await
@@ -376,6 +441,29 @@ impl Manager {
     #[zbus(property)]
     async fn warnings(&self) -> Vec<WarningDict> {
         self.with_status(warnings_of).await
+    }
+
+    /// The MPTCP connections as of the status: `Known` b (false: sock_diag could not be
+    /// read), `Connections`, `Subflows` (established), `FallenBack` (to plain TCP) and
+    /// `JoinsPending` (u). Current while a client watches (`Watch`).
+    #[zbus(property)]
+    async fn usage(&self) -> UsageDict {
+        self.with_status(usage_of).await
+    }
+
+    /// The kernel's MPTCP counters that `status` names: `Counter` s (its name in
+    /// /proc/net/netstat), `Meaning` s, `Value` t and `SinceStart` t (the rise since the
+    /// daemon started).
+    #[zbus(property)]
+    async fn counters(&self) -> Vec<CounterDict> {
+        self.with_status(counters_of).await
+    }
+
+    /// Keep `Usage`, `Counters`, the endpoints' counts and the warnings from traffic current
+    /// (read each second, signalled when they change) for the next 60 s; call again to go on.
+    /// However many clients watch, the kernel is read once a second.
+    async fn watch(&self, #[zbus(header)] _checked_body: Header<'_>) -> Result<(), ServiceError> {
+        Ok(self.hand_over(Request::Watch)?)
     }
 
     /// Exactly what `nm-mptcp status --json` prints, as of now.
@@ -538,6 +626,11 @@ fn properties(state: &Published) -> HashMap<&'static str, OwnedValue> {
             "Warnings",
             value(status.map(warnings_of).unwrap_or_default()),
         ),
+        ("Usage", value(status.map(usage_of).unwrap_or_default())),
+        (
+            "Counters",
+            value(status.map(counters_of).unwrap_or_default()),
+        ),
     ]
     .into()
 }
@@ -602,7 +695,16 @@ mod tests {
         );
         assert_eq!(
             keys(value(EndpointDict::default())),
-            ["Address", "Flags", "Id", "Interface", "Owner", "Profile"]
+            [
+                "Address",
+                "Connections",
+                "Flags",
+                "Id",
+                "Interface",
+                "Owner",
+                "Profile",
+                "Subflows"
+            ]
         );
         assert_eq!(
             keys(value(ProfileDict::default())),
@@ -617,6 +719,14 @@ mod tests {
             ["MptcpEnabled", "PathManager"]
         );
         assert_eq!(keys(value(WarningDict::default())), ["Code", "Message"]);
+        assert_eq!(
+            keys(value(UsageDict::default())),
+            ["Connections", "FallenBack", "JoinsPending", "Known", "Subflows"]
+        );
+        assert_eq!(
+            keys(value(CounterDict::default())),
+            ["Counter", "Meaning", "SinceStart", "Value"]
+        );
     }
 
     #[test]

@@ -51,6 +51,11 @@ pub(crate) fn read_regular(path: &Path, limit: u64, links: Links) -> io::Result<
 /// `path.tmp` (a stale one, or a symlink planted there, is removed first, not followed),
 /// then renamed over `path`.
 pub(crate) fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_with_mode(path, bytes, 0o600)
+}
+
+/// `replace`, the file made with `mode` (a metrics file others read).
+pub(crate) fn replace_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = Path::new(&tmp);
@@ -61,7 +66,7 @@ pub(crate) fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(tmp)?;
     file.write_all(bytes)?;

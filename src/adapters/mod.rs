@@ -11,3 +11,4 @@ pub(crate) mod ledger_store;
 pub(crate) mod nm;
 pub(crate) mod nm_conf_files;
 pub(crate) mod processes;
+pub(crate) mod textfile;

@@ -4,6 +4,7 @@
 pub(crate) mod check_config;
 pub(crate) mod daemon;
 pub(crate) mod hook;
+pub(crate) mod metrics;
 pub(crate) mod plan;
 pub(crate) mod reconcile;
 pub(crate) mod release;

@@ -1,22 +1,41 @@
-//! `nm-mptcp status [--json]`: what the kernel holds and who owns it, the limits, and for
-//! every profile why each address is or is not an endpoint. Changes nothing; works for any
-//! user that can read the system bus and netlink (ownership is then inferred from the plan).
+//! `nm-mptcp status [--json]`: what the kernel holds and who owns it, the limits, for every
+//! profile why each address is or is not an endpoint, and whether MPTCP carries traffic (the
+//! connections on each endpoint, the kernel's counters, and what to fix). Changes nothing;
+//! works for any user that can read the system bus and netlink (ownership is then inferred
+//! from the plan).
 
+use crate::adapters::dbus_service;
 use crate::adapters::kernel::netlink::NetlinkKernel;
 use crate::adapters::ledger_store::{ledger_readable, read_ledger};
 use crate::adapters::nm::{self, Detail};
 use crate::app::context::Context;
 use crate::app::reconcile::{survey, NmSource, NM_TIMEOUT};
 use crate::app::status::{modified_profiles, report, Traffic};
-use nm_mptcp_core::error::Error;
-use nm_mptcp_core::report::render_status;
+use nm_mptcp_core::error::{Error, ErrorKind};
+use nm_mptcp_core::report::{render_status, Status};
 
 pub(crate) async fn run(context: &Context, json: bool) -> Result<(), Error> {
     // A broken configuration is reported here too, as by every command that reads it.
-    let config = context.config()?;
+    context.config()?;
     if let Some(printed) = super::print_from_daemon("Describe", json, render_status).await {
         return printed;
     }
+    super::print(&read(context).await?, json, render_status)
+}
+
+/// The status from the running daemon (its counters then say what rose since it started),
+/// else read here.
+pub(crate) async fn current(context: &Context) -> Result<Status, Error> {
+    context.config()?;
+    match dbus_service::ask("Describe").await {
+        Some(answer) => serde_json::from_str(&answer)
+            .map_err(|e| Error::new(ErrorKind::Daemon, format!("the daemon's Describe: {e}"))),
+        None => read(context).await,
+    }
+}
+
+async fn read(context: &Context) -> Result<Status, Error> {
+    let config = context.config()?;
     let dir = &context.run_dir;
     let ledger = ledger_readable(dir).then(|| read_ledger(dir));
     let mut kernel = NetlinkKernel::connect()?;
@@ -33,7 +52,7 @@ pub(crate) async fn run(context: &Context, json: bool) -> Result<(), Error> {
         Err(_) => Vec::new(),
     };
     let traffic = Traffic::read(&survey.kernel).await;
-    let status = report(
+    Ok(report(
         &survey.plan,
         &survey.kernel,
         survey.limits,
@@ -42,6 +61,5 @@ pub(crate) async fn run(context: &Context, json: bool) -> Result<(), Error> {
         (&config, &context.config_path),
         &modified,
         &traffic,
-    );
-    super::print(&status, json, render_status)
+    ))
 }

@@ -63,6 +63,9 @@ pub enum Event {
     },
     /// `Action::Refresh` done: the status and plan answers are cached in the shell.
     Refreshed(Result<(), Error>),
+    /// A D-Bus client asked to watch the connections and counters (`Watch`), for
+    /// `WATCH_LEASE` from now.
+    Watch,
     /// Time passed (`DaemonState::next_deadline`).
     Tick,
 }

@@ -27,6 +27,11 @@ pub const PROVISIONAL_FOR: Duration = Duration::from_secs(1);
 /// share the next one, so no caller gets an answer older than its call, and callers together
 /// cost at most a few dry runs a second, always behind the hook's events.
 pub const CALL_GAP: Duration = Duration::from_millis(250);
+/// While a client watches (`Watch` on D-Bus), the connections and counters are read and
+/// published this often: at most one kernel dump a second, however many watch ...
+pub const WATCHED_EVERY: Duration = Duration::from_secs(1);
+/// ... for this long after its last `Watch`: a client that goes away costs nothing after.
+pub const WATCH_LEASE: Duration = Duration::from_secs(60);
 
 /// What the daemon knows and has under way.
 #[derive(Debug)]
@@ -64,6 +69,11 @@ pub struct DaemonState {
     refreshing: bool,
     refresh_not_before: Option<Instant>,
     next_drift_check: Option<Instant>,
+    /// How often a metrics textfile is rewritten (`[metrics]`); `None`: no file.
+    metrics_every: Option<Duration>,
+    watched_until: Option<Instant>,
+    /// When the connections and counters are next read and published, while sampling.
+    next_sample: Option<Instant>,
     compare_due: bool,
     compare_running: bool,
     /// When the comparison under way (or the last one) began.
@@ -118,9 +128,12 @@ enum Follow {
 }
 
 impl DaemonState {
-    pub fn new(check_interval: Option<Duration>) -> DaemonState {
+    pub fn new(check_interval: Option<Duration>, metrics_every: Option<Duration>) -> DaemonState {
         DaemonState {
             check_interval: check_interval.filter(|i| !i.is_zero()),
+            metrics_every: metrics_every.map(|i| i.max(WATCHED_EVERY)),
+            watched_until: None,
+            next_sample: None,
             view: None,
             nm_conf: NmConf::default(),
             stale: true,
@@ -163,7 +176,7 @@ impl DaemonState {
         let refresh = self
             .refresh_not_before
             .filter(|_| !self.calls.is_empty() && !self.refresh_waiting());
-        [publish, refresh, self.next_drift_check]
+        [publish, refresh, self.next_drift_check, self.next_sample]
             .into_iter()
             .flatten()
             .min()
@@ -233,6 +246,7 @@ impl DaemonState {
                 // one before it touches the kernel.
                 self.outbox.push_back(Action::ClaimName);
                 self.next_drift_check = self.check_interval.map(|i| now + i);
+                self.next_sample = self.metrics_every.map(|i| now + i);
                 self.compare_due = true;
                 self.observe(Cause::Start);
             }
@@ -285,6 +299,13 @@ impl DaemonState {
                 self.refresh_not_before = Some(now + CALL_GAP);
                 let calls = std::mem::take(&mut self.calls);
                 self.outbox.push_back(Action::AnswerCalls(calls, result));
+            }
+            Event::Watch => {
+                self.watched_until = Some(now + WATCH_LEASE);
+                // The first sample at once, then every WATCHED_EVERY.
+                if self.next_sample.is_none_or(|at| at > now + WATCHED_EVERY) {
+                    self.next_sample = Some(now);
+                }
             }
             Event::Tick => self.on_tick(now),
         }
@@ -649,6 +670,36 @@ impl DaemonState {
             }
         }
         self.schedule_refresh(now);
+        self.sample(now);
+    }
+
+    /// Read and publish the connections and counters (a publication reads them) while a
+    /// client watches or a metrics file is kept; nothing otherwise.
+    fn sample(&mut self, now: Instant) {
+        let watched = self.watched_until.is_some_and(|until| now < until);
+        let every = if watched {
+            Some(WATCHED_EVERY)
+        } else {
+            self.watched_until = None;
+            self.metrics_every
+        };
+        let Some(every) = every else {
+            self.next_sample = None;
+            return;
+        };
+        match self.next_sample {
+            Some(at) if now >= at => {
+                // Before the first status there is nothing to publish yet; it comes anyway.
+                if self.ready && self.publish_due.is_none() {
+                    self.outbox
+                        .push_back(Action::Publish(self.modified.clone()));
+                }
+                self.next_sample = Some(now + every);
+            }
+            Some(at) if at > now + every => self.next_sample = Some(now + every),
+            Some(_) => {}
+            None => self.next_sample = Some(now + every),
+        }
     }
 
     /// Keep the modified profiles for the status, and with `apply_on_modify` reapply each one

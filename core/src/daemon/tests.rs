@@ -76,7 +76,7 @@ impl Daemon {
     fn new() -> Daemon {
         let now = Instant::now();
         Daemon {
-            state: DaemonState::new(Some(Duration::from_secs(5))),
+            state: DaemonState::new(Some(Duration::from_secs(5)), None),
             start: now,
             now,
         }
@@ -503,7 +503,7 @@ fn at_rest_the_daemon_wakes_only_for_its_drift_check() {
     assert_eq!(d.state.next_deadline(), Some(d.at(10_000)));
     // Without a check interval, nothing at all.
     let mut quiet = Daemon::new();
-    quiet.state = DaemonState::new(None);
+    quiet.state = DaemonState::new(None, None);
     quiet.feed(Event::Started);
     quiet.feed(Event::PresenceChecked(Ok(true)));
     quiet.read_done(quiet.now, view(Vec::new()));
@@ -1012,4 +1012,59 @@ proptest! {
         replies.sort_unstable();
         prop_assert_eq!(replies, (1..=m.hooks).collect::<Vec<_>>());
     }
+}
+
+/// How many publications (each reads the connections and counters) the ticks until `until`
+/// (ms from now, one tick at each deadline) ask for.
+fn publications_until(d: &mut Daemon, until: u64) -> usize {
+    let end = d.now + Duration::from_millis(until);
+    let mut published = 0;
+    while let Some(deadline) = d.state.next_deadline().filter(|t| *t <= end) {
+        d.now = d.now.max(deadline);
+        published += d
+            .feed(Event::Tick)
+            .iter()
+            .filter(|a| matches!(a, Action::Publish(_)))
+            .count();
+        // Answer the drift checks; they read no connections.
+        d.feed(Event::DriftChecked {
+            drifted: false,
+            apply_on_modify: false,
+        });
+    }
+    d.now = end;
+    published
+}
+
+#[test]
+fn connections_and_counters_are_read_only_while_someone_watches() {
+    let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
+    assert_eq!(publications_until(&mut d, 600_000), 0, "nobody asks: nothing");
+    d.feed(Event::Watch);
+    // At once, then each second of the lease, however many watch.
+    let first = publications_until(&mut d, 10_000);
+    assert!((10..=11).contains(&first), "{first}");
+    d.feed(Event::Watch);
+    d.feed(Event::Watch);
+    let lease = publications_until(&mut d, 70_000);
+    assert!((59..=61).contains(&lease), "{lease}");
+    assert_eq!(publications_until(&mut d, 600_000), 0, "the lease ran out");
+}
+
+#[test]
+fn a_metrics_file_is_kept_at_its_interval_and_a_watch_speeds_it_up() {
+    let mut d = Daemon::new();
+    d.state = DaemonState::new(None, Some(Duration::from_secs(15)));
+    d.feed(Event::Started);
+    d.feed(Event::PresenceChecked(Ok(true)));
+    d.read_done(d.now, view(vec![device("e0", "192.0.2.2")]));
+    d.feed(Event::Reconciled {
+        purpose: Purpose::Observed(Cause::Start),
+        result: Ok(()),
+    });
+    assert_eq!(publications_until(&mut d, 60_000), 4);
+    d.feed(Event::Watch);
+    let watched = publications_until(&mut d, 60_000);
+    assert!((59..=61).contains(&watched), "{watched}");
+    assert_eq!(publications_until(&mut d, 60_000), 4);
 }

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 
 use futures_util::StreamExt;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteType,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use nm_mptcp_core::diagnose::{RouteAnswer, RouteQuestion};
@@ -50,6 +52,8 @@ async fn lookup(mut handle: rtnetlink::Handle, q: &RouteQuestion) -> RouteAnswer
     message.header.address_family = family;
     message.header.destination_prefix_length = bits;
     message.header.source_prefix_length = bits;
+    // Without it the kernel answers "main" whatever it found.
+    message.header.flags = RouteFlags::LookupTable;
     message.attributes = vec![
         RouteAttribute::Destination(peer),
         RouteAttribute::Source(source),

@@ -61,8 +61,13 @@ pub(crate) async fn run(context: &Context) -> Result<(), Error> {
         }
     };
     let (finished, mut results) = mpsc::unbounded_channel();
-    let check_interval = context.config().ok().and_then(|c| c.check_interval);
-    let mut state = DaemonState::new(check_interval);
+    let config = context.config().ok();
+    let check_interval = config.as_ref().and_then(|c| c.check_interval);
+    let metrics_every = config
+        .as_ref()
+        .filter(|c| c.metrics_textfile.is_some())
+        .map(|c| c.metrics_interval);
+    let mut state = DaemonState::new(check_interval, metrics_every);
     let mut shell = Shell {
         context: context.clone(),
         bus: bus.clone(),
@@ -142,6 +147,7 @@ impl Shell {
     /// A D-Bus call, as the event the held state knows it by.
     fn call(&mut self, request: Request) -> Event {
         let (reply, call) = match request {
+            Request::Watch => return Event::Watch,
             Request::Reconcile(reply) => (Reply::Done(reply), Call::Reconcile),
             Request::Describe(reply) => (Reply::Text(Call::Describe, reply), Call::Describe),
             Request::Plan(reply) => (Reply::Text(Call::Plan, reply), Call::Plan),

@@ -174,6 +174,12 @@ impl Publisher {
             &traffic,
         );
         let usage = status.usage.clone();
+        if let Some(dir) = &config.metrics_textfile {
+            let text = nm_mptcp_core::metrics::render(&status);
+            if let Err(e) = crate::adapters::textfile::write(dir, &text) {
+                tracing::warn!(error = %e, "cannot keep the metrics file current");
+            }
+        }
         Ok((dbus_service::publish(&self.bus, published, status).await?, usage))
     }
 }
