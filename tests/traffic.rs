@@ -67,6 +67,29 @@ fn two_links(nm: Nm, tag: &str) -> Lab {
     lab
 }
 
+/// Run a shell snippet in the lab's network namespace with the host's programs (the roots
+/// of 1.52 and 1.58 have no python3 or mptcpd); it must succeed.
+fn net(lab: &Lab, script: &str) -> String {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{}-c", lab.name),
+            "bash",
+            "-ec",
+            script,
+        ])
+        .output()
+        .expect("ip netns exec");
+    assert!(
+        out.status.success(),
+        "in {}: {script}\n{}",
+        lab.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A transfer server in the peer for one connection; its report is read by `finish`.
 fn serve(lab: &Lab, port: u16) -> Child {
     let mut server = Command::new("ip")
@@ -101,9 +124,13 @@ fn finish(mut server: Child) -> f64 {
     whole.iter().sum::<u64>() as f64 * 8.0 / whole.len() as f64 / 1e6
 }
 
-/// `status --json` taken `after` into a transfer of `seconds` to the peer; returns it, the
-/// transfer's rate and the bytes each peer link received.
-fn status_during_transfer(lab: &Lab, seconds: u32, after: Duration) -> (Value, f64, [u64; 2]) {
+/// `status --json` and `status` taken `after` into a transfer of `seconds` to the peer;
+/// returns them, the transfer's rate and the bytes each peer link received.
+fn status_during_transfer(
+    lab: &Lab,
+    seconds: u32,
+    after: Duration,
+) -> (Value, String, f64, [u64; 2]) {
     let rx = || -> [u64; 2] {
         let read = |dev: &str| {
             lab.peer(&format!("cat /sys/class/net/{dev}/statistics/rx_bytes"))
@@ -117,16 +144,24 @@ fn status_during_transfer(lab: &Lab, seconds: u32, after: Duration) -> (Value, f
     let server = serve(lab, 5201);
     let send = format!("python3 {} send {PEER} 5201 {seconds}", transfer_script());
     let status = thread::scope(|scope| {
-        let client = scope.spawn(|| lab.sh(&send));
+        let client = scope.spawn(|| net(lab, &send));
         thread::sleep(after);
         let status = lab.nm_mptcp(&["status", "--json"]);
+        let text = lab.nm_mptcp(&["status"]);
         client.join().expect("the transfer broke");
-        status
+        (status, String::from_utf8_lossy(&text.stdout).into_owned())
     });
+    let (status, text) = status;
     let rate = finish(server);
     let after_rx = rx();
     let status: Value = serde_json::from_slice(&status.stdout).expect("status --json");
-    (status, rate, [after_rx[0] - before[0], after_rx[1] - before[1]])
+    eprintln!("nm-mptcp status, {after:?} into a transfer:\n{text}");
+    (
+        status,
+        text,
+        rate,
+        [after_rx[0] - before[0], after_rx[1] - before[1]],
+    )
 }
 
 fn warnings<'a>(status: &'a Value, code: &str) -> Vec<&'a Value> {
@@ -151,11 +186,14 @@ fn endpoint<'a>(status: &'a Value, interface: &str) -> &'a Value {
 fn no_route_to_the_peer_is_named_with_its_fix_and_the_fix_brings_the_second_link_in(nm: Nm) {
     let lab = two_links(nm, "noroute");
     for dev in ["e0", "e1"] {
-        lab.sh(&format!(
-            "tc qdisc replace dev {dev} root tbf rate {RATE_MBIT}mbit burst 64kb latency 50ms"
-        ));
+        net(
+            &lab,
+            &format!(
+                "tc qdisc replace dev {dev} root tbf rate {RATE_MBIT}mbit burst 64kb latency 50ms"
+            ),
+        );
     }
-    let (status, one_link, bytes) = status_during_transfer(&lab, 6, Duration::from_secs(3));
+    let (status, text, one_link, bytes) = status_during_transfer(&lab, 6, Duration::from_secs(3));
     let found = warnings(&status, "no-route-to-peer");
     assert_eq!(found.len(), 1, "{status:#}");
     let warning = found[0];
@@ -169,25 +207,37 @@ fn no_route_to_the_peer_is_named_with_its_fix_and_the_fix_brings_the_second_link
             && command.ends_with("nmcli device reapply e1"),
         "{command}"
     );
-    let text = String::from_utf8_lossy(&lab.nm_mptcp(&["status"]).stdout).into_owned();
-    assert!(text.contains("MPTCP now:"), "{text}");
+    assert!(
+        text.contains("MPTCP now: 1 connection(s)") && text.contains(&command),
+        "{text}"
+    );
     assert_eq!(endpoint(&status, "e1")["subflows"], 0, "{status:#}");
-    assert!(bytes[1] < 1_000_000, "the second link carried {} bytes", bytes[1]);
+    assert!(
+        bytes[1] < 1_000_000,
+        "the second link carried {} bytes",
+        bytes[1]
+    );
 
     lab.sh(&command);
-    lab.sh(&format!(
+    net(&lab, &format!(
         "for i in $(seq 50); do ip route get {PEER} oif e1 | grep -q via && exit 0; sleep 0.1; done; exit 1"
     ));
     lab.settled_endpoints(Duration::from_millis(500));
-    let (status, two_links, bytes) = status_during_transfer(&lab, 6, Duration::from_secs(3));
-    assert!(warnings(&status, "no-route-to-peer").is_empty(), "{status:#}");
+    let (status, _, two_links, bytes) = status_during_transfer(&lab, 6, Duration::from_secs(3));
+    assert!(
+        warnings(&status, "no-route-to-peer").is_empty(),
+        "{status:#}"
+    );
     for dev in ["e0", "e1"] {
         let e = endpoint(&status, dev);
         assert!(e["subflows"].as_u64() >= Some(1), "{dev}: {status:#}");
         assert_eq!(e["connections"], 1, "{dev}: {status:#}");
     }
     assert_eq!(status["usage"]["connections"], 1, "{status:#}");
-    assert!(status["usage"]["subflows"].as_u64() >= Some(2), "{status:#}");
+    assert!(
+        status["usage"]["subflows"].as_u64() >= Some(2),
+        "{status:#}"
+    );
     eprintln!(
         "one link {one_link:.1} Mbit/s; after the fix {two_links:.1} Mbit/s; peer received s0 {} MB, s1 {} MB",
         bytes[0] / 1_000_000,
@@ -204,14 +254,14 @@ fn no_route_to_the_peer_is_named_with_its_fix_and_the_fix_brings_the_second_link
 }
 
 fn a_peer_without_mptcp_the_userspace_path_manager_and_mptcpd_are_named(nm: Nm) {
-    let lab = two_links(nm, "fallback");
+    let lab = two_links(nm, "fallbk");
     // A plain TCP server: the connection falls back.
     lab.peer(&format!(
         "setsid python3 -c 'import socket,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((\"{PEER}\", 5301)); s.listen(); c, _ = s.accept(); time.sleep(30)' >/dev/null 2>&1 </dev/null &"
     ));
-    lab.sh(&format!(
+    net(&lab, &format!(
         "setsid python3 -c 'import socket,time
 for i in range(50):
     try:
@@ -220,7 +270,8 @@ for i in range(50):
 time.sleep(30)' >/dev/null 2>&1 </dev/null &
         for i in $(seq 50); do ss -tnH state established dst {PEER} | grep -q . && exit 0; sleep 0.1; done; exit 1"
     ));
-    let status: Value = serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
+    let status: Value =
+        serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
     let fallback = warnings(&status, "fallback-to-tcp");
     assert_eq!(fallback.len(), 1, "{status:#}");
     assert_eq!(fallback[0]["peers"][0], format!("{PEER}:5301"));
@@ -239,13 +290,18 @@ time.sleep(30)' >/dev/null 2>&1 </dev/null &
         ("net.mptcp.pm_type", "1", "0")
     };
     lab.sh(&format!("sysctl -qw {}={}", pm.0, pm.1));
-    let status: Value = serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
-    assert_eq!(warnings(&status, "userspace-path-manager").len(), 1, "{status:#}");
+    let status: Value =
+        serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        warnings(&status, "userspace-path-manager").len(),
+        1,
+        "{status:#}"
+    );
     lab.sh(&format!("sysctl -qw {}={}", pm.0, pm.2));
 
     // mptcpd, announcing an address NetworkManager does not manage.
     let before = lab.endpoints();
-    lab.sh(&format!(
+    net(&lab, &format!(
         "ip addr add 192.0.2.77/24 dev e0
          setsid {UNPACKED}/usr/libexec/mptcpd --log=stderr --path-manager=addr_adv \
            --plugin-dir={UNPACKED}/usr/lib/x86_64-linux-gnu/mptcpd --addr-flags=subflow \
@@ -253,7 +309,8 @@ time.sleep(30)' >/dev/null 2>&1 </dev/null &
          for i in $(seq 50); do ip mptcp endpoint show | grep -q 192.0.2.77 && exit 0; sleep 0.1; done
          exit 1"
     ));
-    let status: Value = serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
+    let status: Value =
+        serde_json::from_slice(&lab.nm_mptcp(&["status", "--json"]).stdout).unwrap();
     let mptcpd = warnings(&status, "mptcpd-running");
     assert_eq!(mptcpd.len(), 1, "{status:#}");
     let named: Vec<&str> = mptcpd[0]["endpoints"]
@@ -263,7 +320,9 @@ time.sleep(30)' >/dev/null 2>&1 </dev/null &
         .map(|e| e.as_str().unwrap())
         .collect();
     assert!(
-        named.iter().any(|e| e.starts_with("192.0.2.77 id ") && e.ends_with(" on e0")),
+        named
+            .iter()
+            .any(|e| e.starts_with("192.0.2.77 id ") && e.ends_with(" on e0")),
         "{named:?}"
     );
     // A reconcile and a link event elsewhere (a reapply of e0 would have NetworkManager drop
@@ -276,7 +335,7 @@ time.sleep(30)' >/dev/null 2>&1 </dev/null &
         "nm-mptcp deleted mptcpd's endpoint: {after:?}"
     );
     assert!(before.is_subset(&after), "{before:?} {after:?}");
-    lab.sh("pkill -x mptcpd || true");
+    net(&lab, "pkill -x mptcpd || true");
 }
 
 /// Where `tests/run` unpacks promtool and mptcpd from Debian's packages.
@@ -291,7 +350,11 @@ fn metrics_pass_promtool_and_the_textfile_is_replaced_whole(nm: Nm) {
     let dir = lab.state_file("textfile");
     let config = lab.state_file("config.toml");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(&config, format!("[metrics]\ntextfile = \"{dir}\"\ninterval = 1\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("[metrics]\ntextfile = \"{dir}\"\ninterval = 1\n"),
+    )
+    .unwrap();
     let printed = lab.nm_mptcp(&["metrics"]);
     assert!(printed.status.success());
     let text = String::from_utf8(printed.stdout).unwrap();
@@ -345,11 +408,24 @@ fn metrics_pass_promtool_and_the_textfile_is_replaced_whole(nm: Nm) {
          wait $writer; echo $n $bad",
         common::HOOK
     ));
-    let counts: Vec<u64> = reads.split_whitespace().map(|n| n.parse().unwrap()).collect();
-    assert!(counts[0] >= 200 && counts[1] == 0, "reads, torn: {counts:?}");
+    let counts: Vec<u64> = reads
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(
+        counts[0] >= 200 && counts[1] == 0,
+        "reads, torn: {counts:?}"
+    );
     let mode = lab.sh(&format!("stat -c %a {file}"));
     assert_eq!(mode.trim(), "644");
-    let check = lab.sh(&format!("{} check metrics < {file} 2>&1; echo rc=$?", promtool()));
+    let check = Command::new("bash")
+        .args([
+            "-c",
+            &format!("{} check metrics < {file} 2>&1; echo rc=$?", promtool()),
+        ])
+        .output()
+        .unwrap();
+    let check = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.trim(), "rc=0", "{check}");
     lab.kill_daemon();
 }

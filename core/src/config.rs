@@ -189,7 +189,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
         };
         let span = value.span();
         match value.into_inner() {
-            toml::Value::Integer(n) if (min..=CHECK_INTERVAL_MAX).contains(&n) => Ok(Some(n as u64)),
+            toml::Value::Integer(n) if (min..=CHECK_INTERVAL_MAX).contains(&n) => {
+                Ok(Some(n as u64))
+            }
             _ => Err(error(
                 Some(span.clone()),
                 format!(
@@ -292,12 +294,24 @@ mod tests {
         let m = message("[rp_filter]\nrelax = 1\n");
         assert!(m.contains("rp_filter.relax"), "{m}");
         let m = message("[metrics]\ninterval = 0\n");
-        assert!(m.contains(":2: metrics.interval: expected seconds from 1 to"), "{m}");
+        assert!(
+            m.contains(":2: metrics.interval: expected seconds from 1 to"),
+            "{m}"
+        );
         let m = message("[metrics]\ntextfile = \"relative\"\n");
-        assert!(m.contains("metrics.textfile: expected an absolute directory"), "{m}");
-        let metrics = parse_str("[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter\"\ninterval = 5\n").unwrap();
+        assert!(
+            m.contains("metrics.textfile: expected an absolute directory"),
+            "{m}"
+        );
+        let metrics = parse_str(
+            "[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter\"\ninterval = 5\n",
+        )
+        .unwrap();
         assert_eq!(
-            (metrics.metrics_textfile.unwrap(), metrics.metrics_interval.as_secs()),
+            (
+                metrics.metrics_textfile.unwrap(),
+                metrics.metrics_interval.as_secs()
+            ),
             ("/var/lib/prometheus/node-exporter".into(), 5)
         );
         let m = message("[daemon]\ncheck_interval = -1\n");

@@ -36,38 +36,128 @@ pub enum Kind {
 
 /// The counters `status` names, in the order it shows them.
 pub const MEANINGS: &[Meaning] = &[
-    Meaning { name: "MPCapableSYNTX", words: "MPTCP connections opened", kind: Kind::Activity },
-    Meaning { name: "MPCapableSYNACKRX", words: "opened connections the peer accepted as MPTCP", kind: Kind::Activity },
-    Meaning { name: "MPCapableSYNRX", words: "MPTCP connections received", kind: Kind::Activity },
-    Meaning { name: "MPJoinSynTx", words: "joins sent (additional subflows)", kind: Kind::Activity },
-    Meaning { name: "MPJoinSynAckRx", words: "joins sent and answered", kind: Kind::Activity },
-    Meaning { name: "MPJoinSynRx", words: "joins received", kind: Kind::Activity },
-    Meaning { name: "MPJoinAckRx", words: "joins received and completed", kind: Kind::Activity },
-    Meaning { name: "MPCapableFallbackSYNACK", words: "connections fallen back to TCP: the peer answered without MPTCP", kind: Kind::Fallback },
-    Meaning { name: "MPCapableFallbackACK", words: "received connections fallen back to TCP: MPTCP lost after the SYN", kind: Kind::Fallback },
-    Meaning { name: "MPFallbackTokenInit", words: "connections fallen back to TCP: no token could be made", kind: Kind::Fallback },
-    Meaning { name: "MPCapableDataFallback", words: "connections fallen back to TCP: MPTCP options lost on data", kind: Kind::Fallback },
-    Meaning { name: "DSSCorruptionFallback", words: "connections fallen back to TCP: MPTCP options corrupted on the path", kind: Kind::Fallback },
-    Meaning { name: "InfiniteMapTx", words: "connections fallen back to TCP mid-stream (sent)", kind: Kind::Fallback },
-    Meaning { name: "InfiniteMapRx", words: "connections fallen back to TCP mid-stream (received)", kind: Kind::Fallback },
-    Meaning { name: "MPJoinNoTokenFound", words: "joins refused: no such connection", kind: Kind::JoinError },
-    Meaning { name: "MPJoinSynAckHMacFailure", words: "joins refused: the peer's answer failed authentication", kind: Kind::JoinError },
-    Meaning { name: "MPJoinAckHMacFailure", words: "joins refused: failed authentication", kind: Kind::JoinError },
-    Meaning { name: "MPJoinRejected", words: "joins refused by the path manager (limits)", kind: Kind::JoinError },
-    Meaning { name: "MPJoinSynTxCreatSkErr", words: "subflow creation errors: no socket", kind: Kind::JoinError },
-    Meaning { name: "MPJoinSynTxBindErr", words: "subflow creation errors: cannot bind the endpoint's address", kind: Kind::JoinError },
-    Meaning { name: "MPJoinSynTxConnectErr", words: "subflow creation errors: connect failed", kind: Kind::JoinError },
-    Meaning { name: "Blackhole", words: "MPTCP blackholes detected: MPTCP SYNs dropped on the path", kind: Kind::Blackhole },
-    Meaning { name: "MPCapableSYNTXDisabled", words: "connections opened without MPTCP after a blackhole", kind: Kind::Blackhole },
+    Meaning {
+        name: "MPCapableSYNTX",
+        words: "MPTCP connections opened",
+        kind: Kind::Activity,
+    },
+    Meaning {
+        name: "MPCapableSYNACKRX",
+        words: "opened connections the peer accepted as MPTCP",
+        kind: Kind::Activity,
+    },
+    Meaning {
+        name: "MPCapableSYNRX",
+        words: "MPTCP connections received",
+        kind: Kind::Activity,
+    },
+    Meaning {
+        name: "MPJoinSynTx",
+        words: "joins sent (additional subflows)",
+        kind: Kind::Activity,
+    },
+    Meaning {
+        name: "MPJoinSynAckRx",
+        words: "joins sent and answered",
+        kind: Kind::Activity,
+    },
+    Meaning {
+        name: "MPJoinSynRx",
+        words: "joins received",
+        kind: Kind::Activity,
+    },
+    Meaning {
+        name: "MPJoinAckRx",
+        words: "joins received and completed",
+        kind: Kind::Activity,
+    },
+    Meaning {
+        name: "MPCapableFallbackSYNACK",
+        words: "connections fallen back to TCP: the peer answered without MPTCP",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "MPCapableFallbackACK",
+        words: "received connections fallen back to TCP: MPTCP lost after the SYN",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "MPFallbackTokenInit",
+        words: "connections fallen back to TCP: no token could be made",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "MPCapableDataFallback",
+        words: "connections fallen back to TCP: MPTCP options lost on data",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "DSSCorruptionFallback",
+        words: "connections fallen back to TCP: MPTCP options corrupted on the path",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "InfiniteMapTx",
+        words: "connections fallen back to TCP mid-stream (sent)",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "InfiniteMapRx",
+        words: "connections fallen back to TCP mid-stream (received)",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "MPJoinNoTokenFound",
+        words: "joins refused: no such connection",
+        kind: Kind::JoinError,
+    },
+    Meaning {
+        name: "MPJoinSynAckHMacFailure",
+        words: "joins refused: the peer's answer failed authentication",
+        kind: Kind::JoinError,
+    },
+    Meaning {
+        name: "MPJoinAckHMacFailure",
+        words: "joins refused: failed authentication",
+        kind: Kind::JoinError,
+    },
+    Meaning {
+        name: "MPJoinRejected",
+        words: "joins refused by the path manager (limits)",
+        kind: Kind::JoinError,
+    },
+    Meaning {
+        name: "MPJoinSynTxCreatSkErr",
+        words: "subflow creation errors: no socket",
+        kind: Kind::JoinError,
+    },
+    Meaning {
+        name: "MPJoinSynTxBindErr",
+        words: "subflow creation errors: cannot bind the endpoint's address",
+        kind: Kind::JoinError,
+    },
+    Meaning {
+        name: "MPJoinSynTxConnectErr",
+        words: "subflow creation errors: connect failed",
+        kind: Kind::JoinError,
+    },
+    Meaning {
+        name: "Blackhole",
+        words: "MPTCP blackholes detected: MPTCP SYNs dropped on the path",
+        kind: Kind::Blackhole,
+    },
+    Meaning {
+        name: "MPCapableSYNTXDisabled",
+        words: "connections opened without MPTCP after a blackhole",
+        kind: Kind::Blackhole,
+    },
 ];
 
 impl Counters {
     /// The `MPTcpExt` lines of /proc/net/netstat (a header line of names, then one of values);
     /// `None` when there are none (a kernel without MPTCP) or they do not parse.
     pub fn parse(netstat: &str) -> Option<Counters> {
-        let mut lines = netstat
-            .lines()
-            .filter_map(|l| l.strip_prefix("MPTcpExt:"));
+        let mut lines = netstat.lines().filter_map(|l| l.strip_prefix("MPTcpExt:"));
         let names = lines.next()?.split_whitespace();
         let values = lines.next()?.split_whitespace();
         let counters: Option<BTreeMap<String, u64>> = names
@@ -176,12 +266,18 @@ mod tests {
         let c = |v: u64| Counters(BTreeMap::from([("Blackhole".to_owned(), v)]));
         let mut history = History::new(at(0), c(1));
         let (start, lately, age) = history.record(at(10), c(3));
-        assert_eq!((start.get("Blackhole"), lately.get("Blackhole"), age), (2, 2, Duration::from_secs(10)));
+        assert_eq!(
+            (start.get("Blackhole"), lately.get("Blackhole"), age),
+            (2, 2, Duration::from_secs(10))
+        );
         history.record(at(200), c(4));
         // At 400 s the sample of 10 s is more than RECENT old, the one of 200 s is not: the
         // base stays the newest one before the window, 10 s.
         let (_, lately, age) = history.record(at(400), c(6));
-        assert_eq!((lately.get("Blackhole"), age), (3, Duration::from_secs(390)));
+        assert_eq!(
+            (lately.get("Blackhole"), age),
+            (3, Duration::from_secs(390))
+        );
         let (start, lately, age) = history.record(at(800), c(6));
         assert_eq!((start.get("Blackhole"), lately.get("Blackhole")), (5, 0));
         assert_eq!(age, Duration::from_secs(400));

@@ -55,7 +55,10 @@ pub struct Evidence<'a> {
 
 /// The lookups that matter: for each connection this host may extend, each subflow endpoint
 /// of the peer's family with no subflow of it yet.
-pub fn route_questions(connections: &[Connection], kernel: &[KernelEndpoint]) -> Vec<RouteQuestion> {
+pub fn route_questions(
+    connections: &[Connection],
+    kernel: &[KernelEndpoint],
+) -> Vec<RouteQuestion> {
     let mut peers: Vec<IpAddr> = Vec::new();
     let mut questions = Vec::new();
     for c in connections.iter().filter(|c| c.extendable()) {
@@ -117,7 +120,12 @@ pub fn diagnose(
             });
         }
     }
-    warnings.extend(subflow_limit(kernel, limits, limits_fix, evidence.connections));
+    warnings.extend(subflow_limit(
+        kernel,
+        limits,
+        limits_fix,
+        evidence.connections,
+    ));
     warnings
 }
 
@@ -138,7 +146,7 @@ fn rises(lately: &Counters, kind: Kind) -> Vec<CounterRise> {
 }
 
 /// The device whose address (endpoint or not) this is.
-fn device_with<'p>(plan: &'p Plan, address: IpAddr) -> Option<&'p DevicePlan> {
+fn device_with(plan: &Plan, address: IpAddr) -> Option<&DevicePlan> {
     plan.devices
         .iter()
         .find(|d| d.addresses.iter().any(|a| a.address == address))
@@ -193,7 +201,9 @@ fn fallback(plan: &Plan, evidence: &Evidence) -> Option<Warning> {
         .iter()
         .filter(|c| c.fallen_back && !c.accepted)
         .collect();
-    let lately = evidence.lately.map(|(lately, over)| (rises(lately, Kind::Fallback), over));
+    let lately = evidence
+        .lately
+        .map(|(lately, over)| (rises(lately, Kind::Fallback), over));
     let counted: u64 = lately
         .iter()
         .flat_map(|(r, _)| r.iter().map(|r| r.rise))
@@ -302,8 +312,12 @@ mod tests {
             endpoint(5, "192.0.2.9", 2, EndpointFlags::SIGNAL),
         ];
         let joined = SubflowFlags::JOIN_LOC | SubflowFlags::CONNECTED;
-        let c = connection("192.0.2.2:4000", "10.99.0.1:5201", &[("203.0.113.2:4001", joined)]);
-        let questions = route_questions(&[c.clone()], &kernel);
+        let c = connection(
+            "192.0.2.2:4000",
+            "10.99.0.1:5201",
+            &[("203.0.113.2:4001", joined)],
+        );
+        let questions = route_questions(std::slice::from_ref(&c), &kernel);
         assert_eq!(
             questions,
             [RouteQuestion {
@@ -339,9 +353,12 @@ mod tests {
         };
         let usage = Usage::default();
         let lately = Counters(
-            [("MPJoinSynTx".to_owned(), 3), ("MPJoinSynAckRx".to_owned(), 1)]
-                .into_iter()
-                .collect(),
+            [
+                ("MPJoinSynTx".to_owned(), 3),
+                ("MPJoinSynAckRx".to_owned(), 1),
+            ]
+            .into_iter()
+            .collect(),
         );
         let routes = [(question, RouteAnswer::NoRoute)];
         let evidence = Evidence {
@@ -351,7 +368,12 @@ mod tests {
             usage: &usage,
         };
         let warnings = diagnose(&plan, &[], Limits::default(), "", &evidence);
-        let [Warning::NoRouteToPeer { interface, command, joins_unanswered, .. }] = &warnings[..]
+        let [Warning::NoRouteToPeer {
+            interface,
+            command,
+            joins_unanswered,
+            ..
+        }] = &warnings[..]
         else {
             panic!("{warnings:?}")
         };
@@ -361,17 +383,28 @@ mod tests {
             command.as_deref(),
             Some("nmcli connection modify uuid-1 +ipv4.routes \"10.99.0.1/32 198.51.100.1\" && nmcli device reapply eth1")
         );
-        assert!(warnings[0].to_string().contains("10.99.0.1"), "{}", warnings[0]);
+        assert!(
+            warnings[0].to_string().contains("10.99.0.1"),
+            "{}",
+            warnings[0]
+        );
 
         plan.devices[1].gateways.clear();
         let warnings = diagnose(&plan, &[], Limits::default(), "", &evidence);
         let [Warning::NoRouteToPeer { command: None, .. }] = &warnings[..] else {
             panic!("{warnings:?}")
         };
-        assert!(warnings[0].to_string().contains("no gateway"), "{}", warnings[0]);
+        assert!(
+            warnings[0].to_string().contains("no gateway"),
+            "{}",
+            warnings[0]
+        );
 
         let routed = [(question, RouteAnswer::Routed)];
-        let evidence = Evidence { routes: &routed, ..evidence };
+        let evidence = Evidence {
+            routes: &routed,
+            ..evidence
+        };
         assert!(diagnose(&plan, &[], Limits::default(), "", &evidence).is_empty());
     }
 
@@ -389,11 +422,19 @@ mod tests {
             usage: &usage,
         };
         let warnings = diagnose(&plan, &[], Limits::default(), "", &evidence);
-        let [Warning::FallbackToTcp { connections: 1, peers, interfaces, .. }] = &warnings[..]
+        let [Warning::FallbackToTcp {
+            connections: 1,
+            peers,
+            interfaces,
+            ..
+        }] = &warnings[..]
         else {
             panic!("{warnings:?}")
         };
-        assert_eq!((peers[0].as_str(), interfaces[0].as_str()), ("10.99.0.1:5301", "eth0"));
+        assert_eq!(
+            (peers[0].as_str(), interfaces[0].as_str()),
+            ("10.99.0.1:5301", "eth0")
+        );
 
         // An accepted plain TCP connection is a client without MPTCP, nothing to fix here.
         fell.accepted = true;
@@ -435,7 +476,11 @@ mod tests {
             endpoint(3, "203.0.113.2", 4, EndpointFlags::SUBFLOW),
         ];
         let joined = SubflowFlags::JOIN_LOC | SubflowFlags::CONNECTED;
-        let c = connection("192.0.2.2:4000", "10.99.0.1:5201", &[("198.51.100.2:4001", joined)]);
+        let c = connection(
+            "192.0.2.2:4000",
+            "10.99.0.1:5201",
+            &[("198.51.100.2:4001", joined)],
+        );
         let usage = Usage::default();
         let connections = [c];
         let evidence = Evidence {
@@ -449,7 +494,12 @@ mod tests {
             add_addr_accepted: 0,
         };
         let warnings = diagnose(&plan, &kernel, one, "raise it", &evidence);
-        let [Warning::SubflowLimitReached { connections: 1, waiting, .. }] = &warnings[..] else {
+        let [Warning::SubflowLimitReached {
+            connections: 1,
+            waiting,
+            ..
+        }] = &warnings[..]
+        else {
             panic!("{warnings:?}")
         };
         assert_eq!(waiting, &["203.0.113.2".parse::<IpAddr>().unwrap()]);

@@ -24,6 +24,6 @@ pub mod planner;
 pub mod report;
 pub mod rp_filter;
 pub mod snapshot;
-pub mod usage;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod usage;

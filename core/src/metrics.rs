@@ -170,8 +170,16 @@ fn warnings(out: &mut String, s: &Status) {
 fn usage(out: &mut String, s: &Status) {
     let Some(u) = &s.usage else { return };
     let totals: [(&str, &str, u32); 4] = [
-        ("nm_mptcp_connections", "MPTCP connections open now.", u.connections),
-        ("nm_mptcp_subflows", "Established MPTCP subflows now.", u.subflows),
+        (
+            "nm_mptcp_connections",
+            "MPTCP connections open now.",
+            u.connections,
+        ),
+        (
+            "nm_mptcp_subflows",
+            "Established MPTCP subflows now.",
+            u.subflows,
+        ),
         (
             "nm_mptcp_connections_fallen_back",
             "Open MPTCP connections that fell back to plain TCP.",

@@ -199,7 +199,12 @@ mod tests {
         let subflows = [
             subflow("192.0.2.2:40000", "10.99.0.1:5201", 7, FIRST),
             subflow("198.51.100.2:40001", "10.99.0.1:5201", 7, JOINED),
-            subflow("203.0.113.2:40002", "10.99.0.1:5201", 7, SubflowFlags::JOIN_LOC),
+            subflow(
+                "203.0.113.2:40002",
+                "10.99.0.1:5201",
+                7,
+                SubflowFlags::JOIN_LOC,
+            ),
             subflow("192.0.2.2:40003", "10.99.0.2:80", 9, FIRST),
         ];
         let connections = connections(&subflows);

@@ -721,7 +721,13 @@ mod tests {
         assert_eq!(keys(value(WarningDict::default())), ["Code", "Message"]);
         assert_eq!(
             keys(value(UsageDict::default())),
-            ["Connections", "FallenBack", "JoinsPending", "Known", "Subflows"]
+            [
+                "Connections",
+                "FallenBack",
+                "JoinsPending",
+                "Known",
+                "Subflows"
+            ]
         );
         assert_eq!(
             keys(value(CounterDict::default())),

@@ -26,9 +26,9 @@ use nm_mptcp_core::nm_conf::NmConf;
 use nm_mptcp_core::nm_view::NmView;
 use nm_mptcp_core::ownership::Ledger;
 use nm_mptcp_core::planner::{plan, Plan};
-use nm_mptcp_core::usage::Usage;
 use nm_mptcp_core::rp_filter::LOOSE;
 use nm_mptcp_core::snapshot::{assemble, HostFacts};
+use nm_mptcp_core::usage::Usage;
 
 /// How long NetworkManager may take to answer before the hook gives up.
 pub(crate) const NM_TIMEOUT: Duration = Duration::from_secs(3);

@@ -1,21 +1,21 @@
 //! The host's status (`nm-mptcp status`, the daemon's D-Bus properties): the core's report
 //! from a plan and what the kernel holds, with the host facts it needs.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::adapters::kernel::{interfaces, netstat, routes, sock_diag, sysctl};
 use crate::adapters::nm;
 use crate::adapters::processes::running;
+use crate::app::context::Context;
 use crate::app::reconcile::NM_TIMEOUT;
 use nm_mptcp_core::config::Config;
+use nm_mptcp_core::counters::{Counters, History};
+use nm_mptcp_core::diagnose::{route_questions, RouteAnswer, RouteQuestion};
 use nm_mptcp_core::limits::Limits;
 use nm_mptcp_core::model::KernelEndpoint;
 use nm_mptcp_core::modified::{ComparedProfile, ModifiedProfile};
 use nm_mptcp_core::ownership::Ledger;
 use nm_mptcp_core::planner::Plan;
-use nm_mptcp_core::counters::{Counters, History};
-use nm_mptcp_core::diagnose::{route_questions, RouteAnswer, RouteQuestion};
 use nm_mptcp_core::report::{status, CounterFacts, HostFacts, Status};
 use nm_mptcp_core::usage::{connections, Connection, Usage};
 
@@ -87,17 +87,17 @@ pub(crate) async fn modified_profiles(bus: &zbus::Connection) -> Vec<ModifiedPro
 }
 
 /// `ledger` is `None` where it cannot be read (not root): owners are then inferred.
+/// `config` is the context's, as read.
 pub(crate) fn report(
     plan: &Plan,
     kernel: &[KernelEndpoint],
     limits: Limits,
     ledger: Option<&Ledger>,
-    run_dir: &Path,
-    config: (&Config, &Path),
+    (context, config): (&Context, &Config),
     modified: &[ModifiedProfile],
     traffic: &Traffic,
 ) -> Status {
-    let (config, config_path) = config;
+    let (run_dir, config_path) = (&context.run_dir, &context.config_path);
     let facts = HostFacts {
         path_manager: sysctl::path_manager(),
         kernel_release: sysctl::kernel_release(),

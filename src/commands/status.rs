@@ -57,8 +57,7 @@ async fn read(context: &Context) -> Result<Status, Error> {
         &survey.kernel,
         survey.limits,
         ledger.as_ref(),
-        dir,
-        (&config, &context.config_path),
+        (context, &config),
         &modified,
         &traffic,
     ))

@@ -161,6 +161,29 @@ fn man_page() -> io::Result<Vec<u8>> {
             .text([bold(code(&reason))])
             .text([roman(reason.meaning())]);
     }
+    roff.control("SH", ["IS MPTCP WORKING?"]);
+    roff.text([roman(
+        "status shows, per endpoint, the MPTCP connections and established subflows using \
+         its address (read with sock_diag), the kernel's MPTCP counters in plain words, and \
+         warnings from the traffic, each naming the link or profile and, where there is one, \
+         the command that fixes it:",
+    )]);
+    for (code, what) in [
+        ("no-route-to-peer", "a subflow endpoint's link has no route to the peer of a current connection (the kernel's own route lookup says so): the join never completes; the fix adds the route to the profile, through the router NetworkManager knows on that link"),
+        ("fallback-to-tcp", "connections this host opened went on as plain TCP: the peer or a middlebox does not speak MPTCP"),
+        ("join-errors", "joins failed or were refused lately (the kernel's counters)"),
+        ("blackhole", "MPTCP SYNs were dropped on the path; the kernel opens connections without MPTCP for a while"),
+        ("subflow-limit-reached", "connections have every subflow the limit allows while subflow endpoints wait"),
+        ("mptcpd-running", "mptcpd manages endpoints too; names them, and nm-mptcp leaves them alone"),
+    ] {
+        roff.control("TP", []).text([bold(code)]).text([roman(what)]);
+    }
+    roff.control("PP", []);
+    roff.text([roman(
+        "nm-mptcp metrics prints the same for Prometheus; --textfile DIR writes \
+         DIR/nm_mptcp.prom for node_exporter's textfile collector, atomically, and the \
+         daemon keeps it current with [metrics] textfile.",
+    )]);
     roff.control("SH", ["D-BUS INTERFACE"]);
     roff.text([roman(
         "The daemon serves io.github.nm_mptcp1 on the system bus (started by the first \

@@ -1039,7 +1039,11 @@ fn publications_until(d: &mut Daemon, until: u64) -> usize {
 #[test]
 fn connections_and_counters_are_read_only_while_someone_watches() {
     let mut d = Daemon::settled(vec![device("e0", "192.0.2.2")]);
-    assert_eq!(publications_until(&mut d, 600_000), 0, "nobody asks: nothing");
+    assert_eq!(
+        publications_until(&mut d, 600_000),
+        0,
+        "nobody asks: nothing"
+    );
     d.feed(Event::Watch);
     // At once, then each second of the lease, however many watch.
     let first = publications_until(&mut d, 10_000);

@@ -5,13 +5,13 @@ use std::time::Duration;
 use crate::config::{Config, LimitSetting};
 use crate::counters::{Counters, MEANINGS};
 use crate::diagnose::{diagnose, Evidence, RouteAnswer, RouteQuestion};
-use crate::usage::Connection;
 use crate::flags::EndpointFlags;
 use crate::limits::Limits;
 use crate::model::{KernelEndpoint, PathManager};
 use crate::modified::{ModifiedProfile, MPTCP_FLAGS_KEY};
 use crate::ownership::Ledger;
 use crate::planner::Plan;
+use crate::usage::Connection;
 
 use super::*;
 use crate::escape::escaped;
@@ -94,7 +94,14 @@ pub fn status(
     let mptcpd = facts
         .mptcpd_running
         .then(|| others_unplanned(plan, kernel, &endpoints));
-    warnings.extend(host_warnings(plan, kernel, limits, kernel_drops, mptcpd, facts));
+    warnings.extend(host_warnings(
+        plan,
+        kernel,
+        limits,
+        kernel_drops,
+        mptcpd,
+        facts,
+    ));
     warnings.extend(other_managers(&endpoints));
     if let (Some(connections), Some(usage)) = (facts.connections, &usage) {
         let evidence = Evidence {
@@ -103,7 +110,13 @@ pub fn status(
             lately: facts.counters.as_ref().and_then(|c| c.lately),
             usage,
         };
-        warnings.extend(diagnose(plan, kernel, limits, &limits_fix(limits, facts), &evidence));
+        warnings.extend(diagnose(
+            plan,
+            kernel,
+            limits,
+            &limits_fix(limits, facts),
+            &evidence,
+        ));
     }
     warnings.extend(facts.modified.iter().filter_map(modified_warning));
     let empty = Ledger::default();

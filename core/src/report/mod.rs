@@ -41,18 +41,14 @@ pub enum Owner {
 #[serde(tag = "code", rename_all = "kebab-case")]
 pub enum Warning {
     /// The ledger could not be read (not root): owners are inferred from the plan.
-    LedgerUnreadable {
-        dir: String,
-    },
+    LedgerUnreadable { dir: String },
     /// `net.mptcp.enabled` is 0.
     MptcpDisabled,
     /// `net.mptcp.path_manager` is `userspace`: the kernel ignores these endpoints.
     UserspacePathManager,
     /// mptcpd runs: it makes endpoints of its own, listed here (the others' endpoints that
     /// NetworkManager's rules do not make).
-    MptcpdRunning {
-        endpoints: Vec<String>,
-    },
+    MptcpdRunning { endpoints: Vec<String> },
     /// Another manager's endpoint on an interface where nm-mptcp has endpoints.
     OtherManagerOnInterface {
         address: IpAddr,

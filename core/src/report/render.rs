@@ -146,11 +146,19 @@ fn traffic(out: &mut String, status: &Status) {
     let _ = writeln!(
         out,
         "\nkernel MPTCP counters{}:",
-        if since { " (+ since the daemon started)" } else { "" }
+        if since {
+            " (+ since the daemon started)"
+        } else {
+            ""
+        }
     );
     for c in shown {
         let rise = c.since_start.map_or(String::new(), |r| format!("+{r}"));
-        let _ = writeln!(out, "  {:>10} {:>8}  {} ({})", c.value, rise, c.meaning, c.counter);
+        let _ = writeln!(
+            out,
+            "  {:>10} {:>8}  {} ({})",
+            c.value, rise, c.meaning, c.counter
+        );
     }
 }
 

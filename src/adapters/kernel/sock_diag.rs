@@ -10,12 +10,14 @@
 use std::net::SocketAddr;
 
 use netlink_packet_core::{
-    Nla as _, NlaBuffer, NlasIterator, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-    NLM_F_DUMP, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla as _, NlaBuffer, NlasIterator, NLM_F_DUMP,
+    NLM_F_REQUEST,
 };
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
 use netlink_packet_sock_diag::inet::nlas::Nla;
-use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponse, SocketId, StateFlags};
+use netlink_packet_sock_diag::inet::{
+    ExtensionFlags, InetRequest, InetResponse, SocketId, StateFlags,
+};
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
 
@@ -173,7 +175,10 @@ mod tests {
         assert_eq!(mptcp_ulp(&nla(INET_ULP_INFO_NAME, b"tls\0")), None);
         // A short value is no panic.
         let mut short = nla(INET_ULP_INFO_NAME, b"mptcp\0");
-        short.extend(nla(INET_ULP_INFO_MPTCP, &nla(MPTCP_SUBFLOW_ATTR_FLAGS, &[1])));
+        short.extend(nla(
+            INET_ULP_INFO_MPTCP,
+            &nla(MPTCP_SUBFLOW_ATTR_FLAGS, &[1]),
+        ));
         assert_eq!(mptcp_ulp(&short), None);
     }
 }

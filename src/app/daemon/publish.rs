@@ -168,8 +168,7 @@ impl Publisher {
             &endpoints,
             limits,
             Some(&ledger),
-            dir,
-            (&config, &self.context.config_path),
+            (&self.context, &config),
             modified,
             &traffic,
         );
@@ -180,6 +179,9 @@ impl Publisher {
                 tracing::warn!(error = %e, "cannot keep the metrics file current");
             }
         }
-        Ok((dbus_service::publish(&self.bus, published, status).await?, usage))
+        Ok((
+            dbus_service::publish(&self.bus, published, status).await?,
+            usage,
+        ))
     }
 }
