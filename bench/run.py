@@ -74,10 +74,11 @@ class Lab:
                 f"nmcli connection up p{i} >/dev/null"
             )
 
-    def start_daemon(self):
+    def start_daemon(self, binary=None):
         """`nm-mptcp daemon` in the lab, as the boot unit runs it, once it has read
         NetworkManager and serves; returns its pid."""
-        pid = int(self.run(f"setsid {BIN} daemon >/run/bench-daemon.log 2>&1 </dev/null & "
+        binary = binary or BIN
+        pid = int(self.run(f"setsid {binary} daemon >/run/bench-daemon.log 2>&1 </dev/null & "
                            "echo $!"))
         deadline = time.monotonic() + 10
         while "daemon ready" not in self.run("cat /run/bench-daemon.log"):
@@ -174,10 +175,15 @@ def daemon_memory(cycles=500):
 
 
 EVENT_ROUNDS = int(os.environ.get("BENCH_EVENT_ROUNDS", "60"))
-EVENT_MODES = ("hook", "daemon", "native")
+EVENT_MODES = {"hook": ("hook", None), "daemon": ("daemon", None), "native": ("native", None)}
 
 
-def event_to_endpoint(rounds=EVENT_ROUNDS):
+def event_to_endpoint_of(binaries, rounds=EVENT_ROUNDS):
+    """As `event_to_endpoint`, for the daemons of these binaries (by name), taking turns."""
+    return event_to_endpoint(rounds, {name: ("daemon", b) for name, b in binaries.items()})
+
+
+def event_to_endpoint(rounds=EVENT_ROUNDS, modes=None):
     """Per implementation, in ms, on two clocks in the same rounds: from the kernel's
     announcement of the address (rtnetlink RTM_NEWADDR, bench/event_clock.py) and from
     `nmcli connection up` returning (0 when the endpoint was there before), to the endpoint
@@ -185,27 +191,32 @@ def event_to_endpoint(rounds=EVENT_ROUNDS):
     turns round by round in one lab, the order rotating, so that the machine's load falls on
     each alike: "hook" (the hook alone), "daemon" (hook and daemon) and "native"
     (NetworkManager's own support, nothing of nm-mptcp's installed)."""
+    modes = modes or EVENT_MODES
+    names = list(modes)
     l = Lab("bevent")
-    samples = {mode: ([], []) for mode in EVENT_MODES}
-    daemon = None
+    samples = {mode: ([], []) for mode in names}
+    daemon, daemon_of = None, None
     try:
         lab("link", l.name, "e0", "s0")
         l.run("nmcli connection add type ethernet ifname e0 con-name p0 autoconnect no "
               "ipv4.method manual ipv4.addresses 10.0.0.2/24 ipv4.gateway 10.0.0.1 "
               "ipv6.method disabled connection.mptcp-flags subflow >/dev/null")
         for r in range(rounds):
-            for mode in EVENT_MODES[r % 3:] + EVENT_MODES[:r % 3]:
-                if daemon is not None and mode != "daemon":
+            turn = r % len(names)
+            for mode in names[turn:] + names[:turn]:
+                kind, binary = modes[mode]
+                binary = binary or str(BIN)
+                if daemon is not None and daemon_of != mode:
                     l.stop_daemon(daemon)
                     daemon = None
-                if mode == "native":
+                if kind == "native":
                     lab("unhook", l.name)
                     lab("nm-sysctl", l.name, "1")
                 else:
                     lab("nm-sysctl", l.name, "0")
-                    lab("hook", l.name, str(BIN))
-                if mode == "daemon" and daemon is None:
-                    daemon = l.start_daemon()
+                    lab("hook", l.name, binary)
+                if kind == "daemon" and daemon is None:
+                    daemon, daemon_of = l.start_daemon(binary), mode
                 out = l.run(
                     f"python3 {ROOT}/bench/event_clock.py 10.0.0.2 10 --when "
                     ">/tmp/event-clock.out & "

@@ -256,6 +256,8 @@ pub(crate) struct ProfileDict {
     id: String,
     interface: String,
     mptcp_flags: Vec<String>,
+    connection_flags: Vec<String>,
+    flags_source: String,
     addresses: Vec<AddressDict>,
 }
 
@@ -270,6 +272,19 @@ pub(crate) struct AddressDict {
     address: String,
     decision: String,
     reason: String,
+    meaning: String,
+}
+
+/// `NetworkManager`.
+#[derive(Debug, Clone, Default, PartialEq, Type, Value, OwnedValue)]
+#[zvariant(
+    signature = "dict",
+    rename_all = "PascalCase",
+    crate = "zbus::zvariant"
+)]
+pub(crate) struct NetworkManagerDict {
+    version: String,
+    laminar: bool,
 }
 
 /// `Sysctl`.
@@ -355,6 +370,8 @@ fn profiles_of(s: &Status) -> Vec<ProfileDict> {
             id: p.id.clone(),
             interface: p.interface.clone(),
             mptcp_flags: p.flags.names(),
+            connection_flags: p.mptcp_flags.names().into_iter().map(str::to_owned).collect(),
+            flags_source: code(&p.flags_source),
             addresses: p
                 .addresses
                 .iter()
@@ -362,10 +379,18 @@ fn profiles_of(s: &Status) -> Vec<ProfileDict> {
                     address: a.address.to_string(),
                     decision: code(&a.decision),
                     reason: code(&a.reason),
+                    meaning: a.reason.meaning().to_owned(),
                 })
                 .collect(),
         })
         .collect()
+}
+
+fn networkmanager_of(s: &Status) -> NetworkManagerDict {
+    NetworkManagerDict {
+        version: s.nm_version.to_string(),
+        laminar: s.nm_version.has_laminar(),
+    }
 }
 
 fn sysctl_of(s: &Status) -> SysctlDict {
@@ -423,8 +448,10 @@ impl Manager {
     }
 
     /// Every active profile: `Uuid` s, `Id` s, `Interface` s, `MptcpFlags` as (the kernel
-    /// flags its endpoints get), `Addresses` aa{sv} with `Address`, `Decision` and `Reason`
-    /// (the codes of `nm-mptcp status`).
+    /// flags its endpoints get), `ConnectionFlags` as (the effective connection.mptcp-flags)
+    /// and `FlagsSource` s (`profile`, `global-default`: NetworkManager.conf, `built-in`:
+    /// the version's default, or `sysctl`), `Addresses` aa{sv} with `Address`, `Decision`,
+    /// `Reason` (the codes of `nm-mptcp status`) and `Meaning` (the reason in words).
     #[zbus(property)]
     async fn profiles(&self) -> Vec<ProfileDict> {
         self.with_status(profiles_of).await
@@ -435,6 +462,13 @@ impl Manager {
     #[zbus(property)]
     async fn sysctl(&self) -> SysctlDict {
         self.with_status(sysctl_of).await
+    }
+
+    /// The NetworkManager whose rules apply: `Version` s, and `Laminar` b (whether it knows
+    /// the `laminar` flag).
+    #[zbus(property)]
+    async fn network_manager(&self) -> NetworkManagerDict {
+        self.with_status(networkmanager_of).await
     }
 
     /// What needs attention: `Code` s (the stable codes of `status`) and `Message` s.
@@ -623,6 +657,10 @@ fn properties(state: &Published) -> HashMap<&'static str, OwnedValue> {
         ),
         ("Sysctl", value(status.map(sysctl_of).unwrap_or_default())),
         (
+            "NetworkManager",
+            value(status.map(networkmanager_of).unwrap_or_default()),
+        ),
+        (
             "Warnings",
             value(status.map(warnings_of).unwrap_or_default()),
         ),
@@ -708,11 +746,19 @@ mod tests {
         );
         assert_eq!(
             keys(value(ProfileDict::default())),
-            ["Addresses", "Id", "Interface", "MptcpFlags", "Uuid"]
+            [
+                "Addresses",
+                "ConnectionFlags",
+                "FlagsSource",
+                "Id",
+                "Interface",
+                "MptcpFlags",
+                "Uuid"
+            ]
         );
         assert_eq!(
             keys(value(AddressDict::default())),
-            ["Address", "Decision", "Reason"]
+            ["Address", "Decision", "Meaning", "Reason"]
         );
         assert_eq!(
             keys(value(SysctlDict::default())),

@@ -277,6 +277,8 @@ fn profiles(plan: &Plan) -> Vec<ProfileStatus> {
             uuid: d.profile.uuid.clone(),
             interface: d.interface.clone(),
             flags: d.endpoint_flags,
+            mptcp_flags: d.flags,
+            flags_source: d.flags_source,
             metered_as_backup: d.metered_as_backup,
             addresses: d.addresses.clone(),
         })

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::escape::escaped;
-use crate::flags::EndpointFlags;
+use crate::flags::{EndpointFlags, FlagsSource, MptcpFlags};
 use crate::limits::Limits;
 use crate::model::code;
 use crate::model::PathManager;
@@ -308,6 +308,10 @@ impl fmt::Display for Warning {
     }
 }
 
+fn profile_source() -> FlagsSource {
+    FlagsSource::Profile
+}
+
 /// Each warning as serde writes it, with its message added.
 fn with_messages<S: Serializer>(warnings: &[Warning], serializer: S) -> Result<S::Ok, S::Error> {
     let mut values = Vec::with_capacity(warnings.len());
@@ -385,7 +389,13 @@ pub struct ProfileStatus {
     pub id: String,
     pub uuid: String,
     pub interface: String,
+    /// The endpoint flags its addresses get.
     pub flags: EndpointFlags,
+    /// The effective `connection.mptcp-flags`, and where they come from.
+    #[serde(default)]
+    pub mptcp_flags: MptcpFlags,
+    #[serde(default = "profile_source")]
+    pub flags_source: FlagsSource,
     /// `backup` is in `flags` by `[profiles] metered_as_backup`: the device is metered.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub metered_as_backup: bool,

@@ -1,0 +1,322 @@
+/* nm-mptcp's Cockpit page: every NetworkManager connection profile with its MPTCP flags,
+ * the addresses and why each is or is not an endpoint, the kernel's endpoints with their
+ * owner and subflows, the limits and the warnings with their fix, all from nm-mptcp's
+ * D-Bus service (io.github.nm_mptcp1), followed through its PropertiesChanged signals.
+ * An administrator changes a profile's flags through NetworkManager's own D-Bus API
+ * (Update, then Reapply on its active device): NetworkManager stays the owner of profiles.
+ */
+"use strict";
+
+const NM = "org.freedesktop.NetworkManager";
+const NM_PATH = "/org/freedesktop/NetworkManager";
+const SETTINGS = NM + ".Settings";
+const CONNECTION = NM + ".Settings.Connection";
+const MANAGER = "io.github.nm_mptcp1.Manager";
+/* The Watch lease is 60 s: renewing it every 30 s keeps usage current while the page is open. */
+const WATCH_EVERY_MS = 30000;
+/* Settings that may hold secrets GetSettings leaves out: Update replaces the whole profile,
+ * so they are read and sent back with it. */
+const SECRET_SETTINGS = ["802-11-wireless-security", "802-1x", "vpn", "wireguard", "gsm", "cdma",
+    "pppoe", "adsl", "bluetooth", "macsec", "wifi-p2p"];
+/* NetworkManager's NMMptcpFlags. */
+const FLAG_BITS = {
+    disabled: 0x1, enabled: 0x2, "also-without-sysctl": 0x4, "also-without-default-route": 0x8,
+    signal: 0x10, subflow: 0x20, backup: 0x40, fullmesh: 0x80, laminar: 0x100,
+};
+const EDITABLE = ["signal", "subflow", "backup", "fullmesh", "laminar", "also-without-default-route"];
+const SOURCES = {
+    profile: "set in the profile",
+    "global-default": "the default from NetworkManager.conf",
+    "built-in": "this NetworkManager version's default",
+    sysctl: "disabled: net.mptcp.enabled is 0",
+};
+
+const nm = cockpit.dbus(NM, { bus: "system", superuser: "try" });
+const service = cockpit.dbus("io.github.nm_mptcp1", { bus: "system" });
+const manager = service.proxy(MANAGER, "/io/github/nm_mptcp1");
+const admin = cockpit.permission({ admin: true });
+
+/* Saved profiles by object path: { id, uuid, type, interface, flags } from GetSettings. */
+const profiles = new Map();
+let applying = null;
+
+function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+        if (value === false || value === undefined || value === null)
+            continue;
+        if (name === "class")
+            node.className = value;
+        else
+            node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+        if (child !== null && child !== undefined)
+            node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+}
+
+function flagWords(bits) {
+    if (bits === 0)
+        return ["default"];
+    return Object.entries(FLAG_BITS).filter(([, bit]) => bits & bit).map(([name]) => name);
+}
+
+function unwrap(variant) {
+    return variant && typeof variant === "object" && "v" in variant ? variant.v : variant;
+}
+
+async function readProfile(path) {
+    try {
+        const [settings] = await nm.call(path, CONNECTION, "GetSettings", []);
+        const c = settings.connection || {};
+        profiles.set(path, {
+            id: unwrap(c.id) || "",
+            uuid: unwrap(c.uuid) || "",
+            type: unwrap(c.type) || "",
+            interface: unwrap(c["interface-name"]) || "",
+            flags: unwrap(c["mptcp-flags"]) || 0,
+        });
+    } catch (e) {
+        profiles.delete(path);
+    }
+}
+
+async function readProfiles() {
+    const [paths] = await nm.call(NM_PATH + "/Settings", SETTINGS, "ListConnections", []);
+    profiles.clear();
+    await Promise.all(paths.map(readProfile));
+    render();
+}
+
+function status() {
+    return {
+        profiles: manager.Profiles || [],
+        endpoints: manager.Endpoints || [],
+        limits: manager.Limits || {},
+        warnings: manager.Warnings || [],
+        sysctl: manager.Sysctl || {},
+        usage: manager.Usage || {},
+        nm: manager.NetworkManager || {},
+    };
+}
+
+function value(dict, key) {
+    return unwrap(dict[key]);
+}
+
+function endpointsTable(caption, endpoints) {
+    const head = el("thead", {}, el("tr", {},
+        ["ID", "Address", "Interface", "Flags", "Owner", "Connections", "Subflows"]
+            .map(h => el("th", { scope: "col" }, h))));
+    const rows = endpoints.map(e => el("tr", { "data-endpoint": value(e, "Address") },
+        el("td", { "data-label": "ID" }, value(e, "Id")),
+        el("td", { "data-label": "Address" }, value(e, "Address")),
+        el("td", { "data-label": "Interface" }, value(e, "Interface") || "-"),
+        el("td", { "data-label": "Flags", "data-flags": (value(e, "Flags") || []).join(" ") },
+           (value(e, "Flags") || []).join(", ") || "none"),
+        el("td", { "data-label": "Owner" }, value(e, "Owner")),
+        el("td", { "data-label": "Connections" }, value(e, "Connections") ?? 0),
+        el("td", { "data-label": "Subflows" }, value(e, "Subflows") ?? 0)));
+    return el("table", { class: "pf-c-table pf-m-compact pf-m-grid-md", role: "grid" },
+        el("caption", {}, caption), head, el("tbody", {}, rows));
+}
+
+function addressesTable(addresses) {
+    const head = el("thead", {}, el("tr", {},
+        ["Address", "Decision", "Reason"].map(h => el("th", { scope: "col" }, h))));
+    const rows = addresses.map(a => el("tr", {},
+        el("td", { "data-label": "Address" }, value(a, "Address")),
+        el("td", { "data-label": "Decision" }, value(a, "Decision")),
+        el("td", { "data-label": "Reason" },
+           `${value(a, "Meaning")} (${value(a, "Reason")})`)));
+    return el("table", { class: "pf-c-table pf-m-compact pf-m-grid-md", role: "grid" },
+        el("caption", {}, "Addresses"), head, el("tbody", {}, rows));
+}
+
+function flagsForm(path, profile, laminar, allowed) {
+    const id = `flags-${profile.uuid}`;
+    const enabled = !(profile.flags & FLAG_BITS.disabled);
+    const boxes = EDITABLE.filter(f => f !== "laminar" || laminar).map(flag => {
+        const box = el("input", {
+            type: "checkbox",
+            class: "pf-c-check__input",
+            id: `${id}-${flag}`,
+            "data-flag": flag,
+            checked: (profile.flags & FLAG_BITS[flag]) !== 0,
+            disabled: !allowed || applying !== null,
+        });
+        return el("label", { class: "pf-c-check", for: `${id}-${flag}` }, box,
+            el("span", { class: "pf-c-check__label" }, flag));
+    });
+    const apply = el("button", {
+        type: "submit",
+        class: "pf-c-button pf-m-primary",
+        disabled: !allowed || applying !== null,
+        "aria-describedby": allowed ? null : "access-text",
+    }, applying === path ? "Applying…" : "Apply");
+    const form = el("form", { class: "pf-c-form", "aria-label": `MPTCP flags of ${profile.id}` },
+        el("fieldset", { class: "nm-mptcp-flags" },
+            el("legend", {}, "connection.mptcp-flags"), boxes, apply));
+    form.addEventListener("submit", event => {
+        event.preventDefault();
+        let bits = enabled || profile.flags === 0 ? FLAG_BITS.enabled : 0;
+        for (const box of form.querySelectorAll("input[data-flag]")) {
+            if (box.checked)
+                bits |= FLAG_BITS[box.dataset.flag];
+        }
+        // Keep what the form does not show (also-without-sysctl, laminar where unknown).
+        bits |= profile.flags & (FLAG_BITS["also-without-sysctl"] |
+            (laminar ? 0 : FLAG_BITS.laminar));
+        applyFlags(path, bits);
+    });
+    return form;
+}
+
+function profileCard(path, profile, s, allowed) {
+    const active = s.profiles.find(p => value(p, "Uuid") === profile.uuid);
+    const interfaceName = active ? value(active, "Interface") : profile.interface;
+    const heading = el("h3", { class: "pf-c-title pf-m-md", id: `title-${profile.uuid}` },
+        profile.id, " ",
+        el("span", { class: active ? "pf-c-label pf-m-green" : "pf-c-label" },
+            el("span", { class: "pf-c-label__content" },
+                active ? `active on ${interfaceName}` : "not active")));
+    const body = [];
+    if (active) {
+        const words = value(active, "ConnectionFlags") || [];
+        const source = SOURCES[value(active, "FlagsSource")] || value(active, "FlagsSource");
+        body.push(el("p", { "data-effective": words.join(" ") },
+            "Effective flags: ", el("code", {}, words.join(",")), ` (${source}); `,
+            "endpoints get ", el("code", {}, (value(active, "MptcpFlags") || []).join(",")
+                || "nothing")));
+        body.push(addressesTable(value(active, "Addresses") || []));
+        const own = s.endpoints.filter(e => value(e, "Profile") === profile.id ||
+            (value(e, "Interface") === interfaceName && value(e, "Owner") !== "nm-mptcp"));
+        body.push(endpointsTable("Endpoints", own));
+    } else {
+        body.push(el("p", {}, "Saved flags: ", el("code", {}, flagWords(profile.flags).join(",")),
+            profile.flags === 0 ? " (NetworkManager.conf or the version's default applies)" : ""));
+    }
+    body.push(flagsForm(path, profile, value(s.nm, "Laminar") === true, allowed));
+    return el("article", {
+        class: "pf-c-card nm-mptcp-card",
+        "aria-labelledby": `title-${profile.uuid}`,
+        "data-profile": profile.id,
+        "data-active": active ? "yes" : "no",
+    }, el("div", { class: "pf-c-card__title" }, heading), el("div", { class: "pf-c-card__body" }, body));
+}
+
+function render() {
+    const s = status();
+    const allowed = admin.allowed === true;
+    const main = document.getElementById("main");
+    const limits = s.limits;
+    const usage = s.usage;
+    const summary = [
+        `NetworkManager ${value(s.nm, "Version") || "?"}`,
+        `net.mptcp.enabled ${value(s.sysctl, "MptcpEnabled") || "?"}`,
+        `path manager ${value(s.sysctl, "PathManager") || "?"}`,
+        `limits: subflows ${value(limits, "Subflows") ?? "?"} (${value(limits, "SubflowsSetting") || "?"}), ` +
+            `add_addr_accepted ${value(limits, "AddAddrAccepted") ?? "?"} (${value(limits, "AddAddrAcceptedSetting") || "?"})`,
+    ];
+    if (value(usage, "Known"))
+        summary.push(`MPTCP now: ${value(usage, "Connections")} connection(s), ${value(usage, "Subflows")} subflow(s)`);
+    document.getElementById("summary").textContent = summary.join(" · ");
+
+    const access = document.getElementById("access");
+    access.classList.toggle("nm-mptcp-hidden", allowed);
+    document.getElementById("access-text").textContent = allowed
+        ? ""
+        : "Read only: changing a profile's MPTCP flags needs administrative access " +
+          "(turn it on in Cockpit's top bar).";
+
+    const warnings = document.getElementById("warnings");
+    warnings.replaceChildren(...(s.warnings.length
+        ? s.warnings.map(w => el("li", { "data-code": value(w, "Code") },
+            el("strong", {}, value(w, "Code")), ": ", value(w, "Message")))
+        : [el("li", {}, "None.")]));
+
+    const sorted = [...profiles.entries()].sort(([, a], [, b]) => a.id.localeCompare(b.id));
+    document.getElementById("profiles").replaceChildren(
+        ...sorted.map(([path, profile]) => profileCard(path, profile, s, allowed)));
+
+    const known = new Set(sorted.map(([, p]) => p.id));
+    const others = s.endpoints.filter(e => !known.has(value(e, "Profile")));
+    document.getElementById("others").replaceChildren(others.length
+        ? endpointsTable("Endpoints of no profile (others' and unplanned)", others)
+        : el("p", {}, "None."));
+    main.setAttribute("aria-busy", "false");
+    document.body.dataset.ready = "yes";
+}
+
+/* Update the saved profile with these flags, then reapply it on its active devices. */
+async function applyFlags(path, bits) {
+    applying = path;
+    render();
+    try {
+        const [settings] = await nm.call(path, CONNECTION, "GetSettings", []);
+        for (const name of Object.keys(settings).filter(n => SECRET_SETTINGS.includes(n))) {
+            try {
+                const [secrets] = await nm.call(path, CONNECTION, "GetSecrets", [name]);
+                Object.assign(settings[name], secrets[name] || {});
+            } catch (e) {
+                // No secrets there, or none readable: the profile keeps its own.
+            }
+        }
+        settings.connection["mptcp-flags"] = cockpit.variant("u", bits);
+        await nm.call(path, CONNECTION, "Update", [settings], { type: "a{sa{sv}}" });
+        for (const device of await activeDevices(path))
+            await nm.call(device, NM + ".Device", "Reapply", [{}, 0, 0], { type: "a{sa{sv}}tu" });
+    } catch (e) {
+        const warnings = document.getElementById("warnings");
+        warnings.prepend(el("li", { "data-code": "apply-failed", role: "alert" },
+            el("strong", {}, "apply-failed"), ": ", String(e.message || e)));
+    } finally {
+        applying = null;
+        await readProfile(path);
+        render();
+    }
+}
+
+async function property(path, iface, name) {
+    const [v] = await nm.call(path, "org.freedesktop.DBus.Properties", "Get", [iface, name]);
+    return unwrap(v);
+}
+
+async function activeDevices(settingsPath) {
+    const devices = [];
+    for (const active of await property(NM_PATH, NM, "ActiveConnections")) {
+        const iface = NM + ".Connection.Active";
+        if (await property(active, iface, "Connection") === settingsPath)
+            devices.push(...await property(active, iface, "Devices"));
+    }
+    return devices;
+}
+
+function watch() {
+    manager.call("Watch", []).catch(() => { /* an older daemon: no usage updates */ });
+}
+
+function start() {
+    manager.addEventListener("changed", render);
+    admin.addEventListener("changed", render);
+    nm.subscribe({ interface: CONNECTION, member: "Updated" }, path =>
+        readProfile(path).then(render));
+    nm.subscribe({ interface: SETTINGS, member: "NewConnection" }, () => readProfiles());
+    nm.subscribe({ interface: SETTINGS, member: "ConnectionRemoved" }, () => readProfiles());
+    manager.wait(() => {
+        if (!manager.valid) {
+            document.getElementById("summary").textContent =
+                "nm-mptcp's D-Bus service does not answer: is the nm-mptcp package installed?";
+        }
+        readProfiles().catch(e => {
+            document.getElementById("summary").textContent =
+                `NetworkManager does not answer: ${e.message || e}`;
+        });
+    });
+    watch();
+    window.setInterval(watch, WATCH_EVERY_MS);
+}
+
+document.addEventListener("DOMContentLoaded", start);

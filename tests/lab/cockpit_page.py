@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Drive nm-mptcp's Cockpit page in headless Chromium (Debian's chromium and
+chromium-driver, through python3-selenium), against a lab's cockpit-ws, NetworkManager and
+system bus. Run in the lab's network namespace: the browser talks only to 127.0.0.1.
+
+  cockpit_page.py LAB ADMIN_URL USER_URL SCREENSHOT
+
+Checks, failing with a message:
+  - the seed's three profiles and their endpoints appear as `ip mptcp endpoint show` has them;
+  - `nmcli connection down` on one link changes its card within 1 s;
+  - the admin session turns on `backup` for p1: the kernel endpoint gets the flag and
+    `nmcli -g connection.mptcp-flags connection show p1` shows it;
+  - the non-admin session is read only (controls disabled, the reason shown), and
+    NetworkManager refuses its Update when called anyway;
+  - no console error in either session.
+Prints one JSON line of figures.
+"""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+LAB_SCRIPT = Path(__file__).resolve().parent / "lab.sh"
+
+
+def in_lab(name, script):
+    out = subprocess.run(["bash", str(LAB_SCRIPT), "exec", name, "bash", "-ec", script],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"in lab: {script}\n{out.stderr}")
+    return out.stdout
+
+
+def kernel_endpoints(name):
+    """{address: (device, flags)} from `ip mptcp endpoint show`."""
+    found = {}
+    for line in in_lab(name, "ip mptcp endpoint show").splitlines():
+        words = line.split()
+        if not words:
+            continue
+        dev = words[words.index("dev") + 1] if "dev" in words else ""
+        flags = [w for w in words if w in ("signal", "subflow", "backup", "fullmesh")]
+        found[words[0]] = (dev, sorted(flags))
+    return found
+
+
+def browser():
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1700",
+                     "--no-first-run", "--disable-background-networking", "--disable-sync",
+                     "--disable-component-update", "--disable-default-apps",
+                     "--disable-features=Translate,OptimizationHints,MediaRouter",
+                     "--metrics-recording-only", "--user-data-dir=/tmp/nm-mptcp-chromium"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def wait(what, check, timeout=15.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+        except Exception:  # the DOM is being replaced under us: look again
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out waiting for {what}")
+        time.sleep(step)
+
+
+def card(driver, profile):
+    return driver.find_element(By.CSS_SELECTOR, f'article[data-profile="{profile}"]')
+
+
+def page_endpoints(driver):
+    """{address: (device, flags)} from the page's endpoint rows."""
+    found = {}
+    for row in driver.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]"):
+        cells = row.find_elements(By.TAG_NAME, "td")
+        flags = cells[3].get_attribute("data-flags").split()
+        found[row.get_attribute("data-endpoint")] = (cells[2].text, sorted(flags))
+    return found
+
+
+def console_errors(driver):
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def main(lab, admin_url, user_url, screenshot):
+    figures = {}
+    driver = browser()
+    try:
+        driver.get(admin_url)
+        wait("the page", lambda: driver.find_element(By.CSS_SELECTOR, "body[data-ready=yes]"))
+        for profile in ("p0", "p1", "p2"):
+            wait(f"{profile} active", lambda: card(driver, profile).get_attribute("data-active") == "yes")
+        expected = kernel_endpoints(lab)
+        wait(f"the endpoints {expected}", lambda: page_endpoints(driver) == expected)
+        figures["endpoints"] = len(expected)
+        driver.save_screenshot(screenshot)
+
+        # A link going down shows within a second.
+        in_lab(lab, "nmcli connection down p2 >/dev/null")
+        down = time.monotonic()
+        wait("p2 shown down", lambda: card(driver, "p2").get_attribute("data-active") == "no",
+             timeout=1.0)
+        figures["down_shown_ms"] = round((time.monotonic() - down) * 1000)
+        expected = kernel_endpoints(lab)
+        wait(f"the endpoints {expected} after the down", lambda: page_endpoints(driver) == expected)
+
+        # An admin turns on backup for p1, through NetworkManager's Update and Reapply.
+        box = card(driver, "p1").find_element(By.CSS_SELECTOR, 'input[data-flag="backup"]')
+        if box.get_attribute("disabled") is not None:
+            sys.exit("the admin session's controls are disabled")
+        box.send_keys(" ")  # the keyboard, as a user without a mouse would
+        card(driver, "p1").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait("backup in the kernel", lambda: "backup" in kernel_endpoints(lab).get("198.51.100.2", ("", []))[1])
+        saved = in_lab(lab, "nmcli -g connection.mptcp-flags connection show p1").strip()
+        if "backup" not in saved:
+            sys.exit(f"nmcli shows {saved!r}")
+        figures["saved_flags"] = saved
+        wait("backup on the page", lambda: "backup" in page_endpoints(driver).get("198.51.100.2", ("", []))[1])
+        errors = console_errors(driver)
+        if errors:
+            sys.exit(f"console errors (admin): {errors}")
+
+        # The page at rest: what it asks of the daemon is counted by the caller meanwhile.
+        time.sleep(float(sys.argv[5]) if len(sys.argv) > 5 else 0)
+
+        # A session without administrative access: read only, and NetworkManager says no.
+        driver.get(user_url)
+        wait("the page (user)", lambda: driver.find_element(By.CSS_SELECTOR, "body[data-ready=yes]"))
+        wait("p1 (user)", lambda: card(driver, "p1").get_attribute("data-active") == "yes")
+        access = driver.find_element(By.ID, "access-text").text
+        if "administrative access" not in access:
+            sys.exit(f"the read-only reason is missing: {access!r}")
+        boxes = driver.find_elements(By.CSS_SELECTOR, "input[data-flag]")
+        if not boxes or any(b.get_attribute("disabled") is None for b in boxes):
+            sys.exit("a non-admin session has enabled controls")
+        refused = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const nm = cockpit.dbus("org.freedesktop.NetworkManager", { bus: "system" });
+            nm.call("/org/freedesktop/NetworkManager/Settings", "org.freedesktop.NetworkManager.Settings",
+                    "ListConnections", [])
+              .then(([paths]) => nm.call(paths[0], "org.freedesktop.NetworkManager.Settings.Connection",
+                                         "Update", [{}], { type: "a{sa{sv}}" }))
+              .then(() => done("accepted"), e => done("refused: " + (e.name || e.message)));
+        """)
+        if not refused.startswith("refused"):
+            sys.exit(f"NetworkManager let a non-admin session update a profile: {refused}")
+        figures["user_update"] = refused
+        # The refusal was asked for; anything else in the console is an error of the page.
+        errors = [e for e in console_errors(driver) if "PermissionDenied" not in e["message"]
+                  and "not authorized" not in e["message"].lower()]
+        if errors:
+            sys.exit(f"console errors (user): {errors}")
+    finally:
+        driver.quit()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 5:
+        sys.exit(__doc__)
+    main(*sys.argv[1:5])
