@@ -110,12 +110,15 @@ function endpointsTable(caption, endpoints) {
     const head = el("thead", {}, el("tr", {},
         ["ID", "Address", "Interface", "Flags", "Owner", "Connections", "Subflows"]
             .map(h => el("th", { scope: "col" }, h))));
-    const rows = endpoints.map(e => el("tr", { "data-endpoint": value(e, "Address") },
+    const rows = endpoints.map(e => el("tr", {
+        "data-endpoint": value(e, "Address"),
+        "data-interface": value(e, "Interface"),
+        "data-flags": (value(e, "Flags") || []).join(" "),
+    },
         el("td", { "data-label": "ID" }, value(e, "Id")),
         el("td", { "data-label": "Address" }, value(e, "Address")),
         el("td", { "data-label": "Interface" }, value(e, "Interface") || "-"),
-        el("td", { "data-label": "Flags", "data-flags": (value(e, "Flags") || []).join(" ") },
-           (value(e, "Flags") || []).join(", ") || "none"),
+        el("td", { "data-label": "Flags" }, (value(e, "Flags") || []).join(", ") || "none"),
         el("td", { "data-label": "Owner" }, value(e, "Owner")),
         el("td", { "data-label": "Connections" }, value(e, "Connections") ?? 0),
         el("td", { "data-label": "Subflows" }, value(e, "Subflows") ?? 0)));
@@ -137,7 +140,6 @@ function addressesTable(addresses) {
 
 function flagsForm(path, profile, laminar, allowed) {
     const id = `flags-${profile.uuid}`;
-    const enabled = !(profile.flags & FLAG_BITS.disabled);
     const boxes = EDITABLE.filter(f => f !== "laminar" || laminar).map(flag => {
         const box = el("input", {
             type: "checkbox",
@@ -161,11 +163,14 @@ function flagsForm(path, profile, laminar, allowed) {
             el("legend", {}, "connection.mptcp-flags"), boxes, apply));
     form.addEventListener("submit", event => {
         event.preventDefault();
-        let bits = enabled || profile.flags === 0 ? FLAG_BITS.enabled : 0;
+        // The flags as nmcli writes them: `enabled` only when nothing else says so.
+        let bits = 0;
         for (const box of form.querySelectorAll("input[data-flag]")) {
             if (box.checked)
                 bits |= FLAG_BITS[box.dataset.flag];
         }
+        if (bits === 0)
+            bits = FLAG_BITS.enabled;
         // Keep what the form does not show (also-without-sysctl, laminar where unknown).
         bits |= profile.flags & (FLAG_BITS["also-without-sysctl"] |
             (laminar ? 0 : FLAG_BITS.laminar));
@@ -198,7 +203,9 @@ function profileCard(path, profile, s, allowed) {
         body.push(el("p", {}, "Saved flags: ", el("code", {}, flagWords(profile.flags).join(",")),
             profile.flags === 0 ? " (NetworkManager.conf or the version's default applies)" : ""));
     }
-    body.push(flagsForm(path, profile, value(s.nm, "Laminar") === true, allowed));
+    // The loopback profile gets no MPTCP of its own (NetworkManager only watches it).
+    if (profile.type !== "loopback")
+        body.push(flagsForm(path, profile, value(s.nm, "Laminar") === true, allowed));
     return el("article", {
         class: "pf-c-card nm-mptcp-card",
         "aria-labelledby": `title-${profile.uuid}`,

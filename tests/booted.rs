@@ -161,7 +161,7 @@ fn the_package_on_a_booted_host(suite: &str, nm_version: &str) {
         host.sh("NetworkManager --version").starts_with(nm_version),
         "NetworkManager {nm_version} on {suite}"
     );
-    let deb = host.put(deb);
+    let deb = host.put(&deb);
     let apt = format!(
         "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {deb} 2>&1"
     );

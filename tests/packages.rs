@@ -164,6 +164,66 @@ fn the_rpm_installs_everything_and_requires_networkmanager() {
     assert_eq!(version, format!("nm-mptcp {VERSION}\n"));
 }
 
+#[test]
+fn the_cockpit_page_is_its_own_package_lintian_clean_and_depending_on_the_bridge() {
+    let (deb, rpm) = common::cockpit_packages();
+    let (deb, rpm) = (deb.display(), rpm.display());
+    let page = [
+        "/usr/share/cockpit/nm-mptcp/index.html",
+        "/usr/share/cockpit/nm-mptcp/manifest.json",
+        "/usr/share/cockpit/nm-mptcp/nm-mptcp.css",
+        "/usr/share/cockpit/nm-mptcp/nm-mptcp.js",
+        "/usr/share/cockpit/nm-mptcp/patternfly.css",
+    ];
+    let listing = sh(&format!("dpkg-deb -c {deb}"));
+    let files: BTreeSet<String> = listing
+        .lines()
+        .filter(|l| !l.starts_with('d'))
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .map(|p| p.trim_start_matches('.').to_owned())
+        .filter(|p| !p.starts_with("/usr/share/doc/"))
+        .collect();
+    assert_eq!(files, page.iter().map(|p| p.to_string()).collect());
+    assert_eq!(sh(&format!("dpkg-deb -f {deb} Architecture")).trim(), "all");
+    assert_eq!(
+        sh(&format!("dpkg-deb -f {deb} Depends")).trim(),
+        format!("cockpit-bridge (>= 287), nm-mptcp (>= {VERSION})")
+    );
+    let lintian = Command::new("lintian")
+        .args(["--fail-on", "error,warning"])
+        .arg(deb.to_string())
+        .output()
+        .expect("lintian");
+    let report = String::from_utf8_lossy(&lintian.stdout);
+    assert!(lintian.status.success(), "{report}");
+    assert!(
+        !report
+            .lines()
+            .any(|l| l.starts_with("E:") || l.starts_with("W:")),
+        "{report}"
+    );
+    // The stylesheet is PatternFly as Cockpit 287 builds it, from the pinned package.
+    let css = sh(&format!(
+        "d=$(mktemp -d); dpkg-deb -x {deb} $d; grep -c 'pf-c-table' $d/usr/share/cockpit/nm-mptcp/patternfly.css; rm -rf $d"
+    ));
+    assert!(css.trim().parse::<u32>().unwrap() > 0, "{css}");
+
+    assert_eq!(
+        set(&sh(&format!("rpm -qlp {rpm}")))
+            .into_iter()
+            .filter(|p| p.starts_with("/usr/share/cockpit/nm-mptcp/"))
+            .collect::<BTreeSet<_>>(),
+        page.iter().map(|p| p.to_string()).collect()
+    );
+    assert_eq!(sh(&format!("rpm -qp --qf '%{{ARCH}}' {rpm}")), "noarch");
+    let requires = sh(&format!("rpm -qpR {rpm}"));
+    assert!(
+        requires.contains("cockpit-bridge >= 287")
+            && requires.contains(&format!("nm-mptcp >= {VERSION}")),
+        "{requires}"
+    );
+}
+
 /// An overlay over the lab's Debian root: what the test installs lands in `upper`.
 struct Overlay {
     base: PathBuf,

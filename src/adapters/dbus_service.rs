@@ -370,7 +370,12 @@ fn profiles_of(s: &Status) -> Vec<ProfileDict> {
             id: p.id.clone(),
             interface: p.interface.clone(),
             mptcp_flags: p.flags.names(),
-            connection_flags: p.mptcp_flags.names().into_iter().map(str::to_owned).collect(),
+            connection_flags: p
+                .mptcp_flags
+                .names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             flags_source: code(&p.flags_source),
             addresses: p
                 .addresses

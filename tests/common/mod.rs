@@ -574,19 +574,35 @@ pub fn host_sh(script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The .deb and the .rpm, built once for every test here, with a target directory of their
-/// own (the one `cargo test` holds stays untouched).
-pub fn packages() -> &'static (PathBuf, PathBuf) {
-    static BUILT: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let printed = host_sh("CARGO_TARGET_DIR=target/package-build packaging/build");
-        let find = |suffix: &str| {
-            let path = printed
-                .lines()
-                .find(|l| l.ends_with(suffix))
-                .unwrap_or_else(|| panic!("no {suffix} in {printed}"));
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-        };
-        (find(".deb"), find(".rpm"))
-    })
+/// What `packaging/build` printed: every package's path, built once for every test here,
+/// with a target directory of its own (the one `cargo test` holds stays untouched).
+fn built_packages() -> &'static str {
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| host_sh("CARGO_TARGET_DIR=target/package-build packaging/build"))
+}
+
+/// The package file whose name starts with `name` and ends with `suffix`.
+fn built(name: &str, suffix: &str) -> PathBuf {
+    let printed = built_packages();
+    let path = printed
+        .lines()
+        .find(|l| {
+            let file = l.rsplit('/').next().unwrap_or(l);
+            file.starts_with(name) && l.ends_with(suffix)
+        })
+        .unwrap_or_else(|| panic!("no {name}*{suffix} in {printed}"));
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// nm-mptcp's .deb and .rpm.
+pub fn packages() -> (PathBuf, PathBuf) {
+    (built("nm-mptcp_", ".deb"), built("nm-mptcp-", ".rpm"))
+}
+
+/// cockpit-nm-mptcp's .deb and .rpm.
+pub fn cockpit_packages() -> (PathBuf, PathBuf) {
+    (
+        built("cockpit-nm-mptcp_", ".deb"),
+        built("cockpit-nm-mptcp-", ".rpm"),
+    )
 }

@@ -3,7 +3,7 @@
 chromium-driver, through python3-selenium), against a lab's cockpit-ws, NetworkManager and
 system bus. Run in the lab's network namespace: the browser talks only to 127.0.0.1.
 
-  cockpit_page.py LAB ADMIN_URL USER_URL SCREENSHOT
+  cockpit_page.py LAB ADMIN_URL USER_URL SCREENSHOT [REST_SECONDS]
 
 Checks, failing with a message:
   - the seed's three profiles and their endpoints appear as `ip mptcp endpoint show` has them;
@@ -17,6 +17,7 @@ Prints one JSON line of figures.
 """
 import json
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -53,11 +54,11 @@ def kernel_endpoints(name):
 def browser():
     options = Options()
     options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1700",
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,2300",
                      "--no-first-run", "--disable-background-networking", "--disable-sync",
                      "--disable-component-update", "--disable-default-apps",
                      "--disable-features=Translate,OptimizationHints,MediaRouter",
-                     "--metrics-recording-only", "--user-data-dir=/tmp/nm-mptcp-chromium"):
+                     "--metrics-recording-only", f"--user-data-dir={tempfile.mkdtemp()}"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
@@ -73,8 +74,23 @@ def wait(what, check, timeout=15.0, step=0.02):
         if result:
             return result
         if time.monotonic() > deadline:
-            sys.exit(f"timed out waiting for {what}")
+            sys.exit(f"timed out waiting for {what}{seen()}")
         time.sleep(step)
+
+
+DRIVER = None
+
+
+def seen():
+    """What the page showed and logged, for a failure's message."""
+    if DRIVER is None:
+        return ""
+    try:
+        text = DRIVER.find_element(By.TAG_NAME, "body").text
+        logs = DRIVER.get_log("browser")
+    except Exception as e:  # the browser is gone
+        return f"\n(no page: {e})"
+    return f"\n--- the page:\n{text}\n--- its console:\n{logs}"
 
 
 def card(driver, profile):
@@ -85,9 +101,9 @@ def page_endpoints(driver):
     """{address: (device, flags)} from the page's endpoint rows."""
     found = {}
     for row in driver.find_elements(By.CSS_SELECTOR, "tr[data-endpoint]"):
-        cells = row.find_elements(By.TAG_NAME, "td")
-        flags = cells[3].get_attribute("data-flags").split()
-        found[row.get_attribute("data-endpoint")] = (cells[2].text, sorted(flags))
+        flags = row.get_attribute("data-flags").split()
+        found[row.get_attribute("data-endpoint")] = (row.get_attribute("data-interface"),
+                                                     sorted(flags))
     return found
 
 
@@ -96,15 +112,17 @@ def console_errors(driver):
 
 
 def main(lab, admin_url, user_url, screenshot):
+    global DRIVER
     figures = {}
-    driver = browser()
+    driver = DRIVER = browser()
     try:
         driver.get(admin_url)
         wait("the page", lambda: driver.find_element(By.CSS_SELECTOR, "body[data-ready=yes]"))
         for profile in ("p0", "p1", "p2"):
             wait(f"{profile} active", lambda: card(driver, profile).get_attribute("data-active") == "yes")
         expected = kernel_endpoints(lab)
-        wait(f"the endpoints {expected}", lambda: page_endpoints(driver) == expected)
+        wait(f"the endpoints {expected} (the page: {page_endpoints(driver)})",
+             lambda: page_endpoints(driver) == expected)
         figures["endpoints"] = len(expected)
         driver.save_screenshot(screenshot)
 
@@ -125,7 +143,9 @@ def main(lab, admin_url, user_url, screenshot):
         card(driver, "p1").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait("backup in the kernel", lambda: "backup" in kernel_endpoints(lab).get("198.51.100.2", ("", []))[1])
         saved = in_lab(lab, "nmcli -g connection.mptcp-flags connection show p1").strip()
-        if "backup" not in saved:
+        # nmcli 1.42 prints the number in its terse mode (0x78), later ones the names.
+        has_backup = "backup" in saved or (saved.startswith("0x") and int(saved, 16) & 0x40)
+        if not has_backup:
             sys.exit(f"nmcli shows {saved!r}")
         figures["saved_flags"] = saved
         wait("backup on the page", lambda: "backup" in page_endpoints(driver).get("198.51.100.2", ("", []))[1])
@@ -133,8 +153,14 @@ def main(lab, admin_url, user_url, screenshot):
         if errors:
             sys.exit(f"console errors (admin): {errors}")
 
-        # The page at rest: what it asks of the daemon is counted by the caller meanwhile.
-        time.sleep(float(sys.argv[5]) if len(sys.argv) > 5 else 0)
+        # The page at rest: the bus messages to and from the daemon while it stays open.
+        rest = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+        if rest:
+            monitor = in_lab(lab, f"timeout {rest} busctl --system monitor io.github.nm_mptcp1 "
+                                  "2>&1 || true")
+            figures["rest_seconds"] = rest
+            figures["rest_method_calls"] = monitor.count("Type=method_call")
+            figures["rest_signals"] = monitor.count("Type=signal")
 
         # A session without administrative access: read only, and NetworkManager says no.
         driver.get(user_url)
