@@ -59,7 +59,7 @@ def status_cost(l):
         (daemon,) = l.hyperfine([f"{BIN} status --json"], runs=30)
         l.stop_daemon(pid)
         figures[connections] = (alone[0], daemon[0])
-    l.run("pkill -f bench-holder.py || true")
+    l.run("pkill -f '[b]ench-holder.py' || true")
     return figures
 
 
@@ -73,7 +73,7 @@ def dumps(l, seconds=30):
                    "io.github.nm_mptcp1.Manager Watch >/dev/null; sleep 20; done & w=$!; "
                    if watched else "w=; ")
         out = l.run(f"{watcher}timeout {seconds} strace -f -qq -e trace=socket -p {pid} "
-                    "2>&1 | grep -c 'NETLINK_SOCK_DIAG' || true; [ -n \"$w\" ] && kill $w; true")
+                    "2>&1 | grep -c 'NETLINK_SOCK_DIAG' || true; [ -z \"$w\" ] || kill $w 2>/dev/null || true")
         counts[watched] = int(out.split()[0])
     l.stop_daemon(pid)
     return counts
@@ -98,6 +98,8 @@ def main():
     run.sh("cargo", "build", "--release", "--locked", "--quiet")
     l = Lab("btraffic")
     try:
+        # The service's policy and activation file, so the daemon owns its bus name.
+        lab("dbus-install", l.name, str(BIN))
         lab("link", l.name, "e0", "s0")
         l.peer("ip addr add 192.0.2.1/24 dev s0; ip mptcp limits set subflows 8 add_addr_accepted 8")
         open("/tmp/bench-server.py", "w").write(SERVER)

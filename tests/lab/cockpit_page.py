@@ -26,6 +26,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 LAB_SCRIPT = Path(__file__).resolve().parent / "lab.sh"
 
@@ -139,8 +140,9 @@ def main(lab, admin_url, user_url, screenshot):
         box = card(driver, "p1").find_element(By.CSS_SELECTOR, 'input[data-flag="backup"]')
         if box.get_attribute("disabled") is not None:
             sys.exit("the admin session's controls are disabled")
-        box.send_keys(" ")  # the keyboard, as a user without a mouse would
-        card(driver, "p1").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        # With the keyboard alone, as a user without a mouse would: space, then Enter.
+        box.send_keys(" ")
+        card(driver, "p1").find_element(By.CSS_SELECTOR, "button[type=submit]").send_keys(Keys.ENTER)
         wait("backup in the kernel", lambda: "backup" in kernel_endpoints(lab).get("198.51.100.2", ("", []))[1])
         saved = in_lab(lab, "nmcli -g connection.mptcp-flags connection show p1").strip()
         # nmcli 1.42 prints the number in its terse mode (0x78), later ones the names.
