@@ -38,6 +38,8 @@ const admin = cockpit.permission({ admin: true });
 
 /* Saved profiles by object path: { id, uuid, type, interface, flags } from GetSettings. */
 const profiles = new Map();
+/* Checkboxes changed and not applied yet, by profile path: the live updates keep them. */
+const pending = new Map();
 let applying = null;
 
 function el(tag, attributes, ...children) {
@@ -140,19 +142,25 @@ function addressesTable(addresses) {
 
 function flagsForm(path, profile, laminar, allowed) {
     const id = `flags-${profile.uuid}`;
+    const shown = pending.has(path) ? pending.get(path) : profile.flags;
     const boxes = EDITABLE.filter(f => f !== "laminar" || laminar).map(flag => {
         const box = el("input", {
             type: "checkbox",
             class: "pf-c-check__input",
             id: `${id}-${flag}`,
             "data-flag": flag,
-            checked: (profile.flags & FLAG_BITS[flag]) !== 0,
+            checked: (shown & FLAG_BITS[flag]) !== 0,
             disabled: !allowed || applying !== null,
+        });
+        box.addEventListener("change", () => {
+            const bits = pending.has(path) ? pending.get(path) : profile.flags;
+            pending.set(path, box.checked ? bits | FLAG_BITS[flag] : bits & ~FLAG_BITS[flag]);
         });
         return el("label", { class: "pf-c-check", for: `${id}-${flag}` }, box,
             el("span", { class: "pf-c-check__label" }, flag));
     });
     const apply = el("button", {
+        id: `${id}-apply`,
         type: "submit",
         class: "pf-c-button pf-m-primary",
         disabled: !allowed || applying !== null,
@@ -174,6 +182,7 @@ function flagsForm(path, profile, laminar, allowed) {
         // Keep what the form does not show (also-without-sysctl, laminar where unknown).
         bits |= profile.flags & (FLAG_BITS["also-without-sysctl"] |
             (laminar ? 0 : FLAG_BITS.laminar));
+        pending.delete(path);
         applyFlags(path, bits);
     });
     return form;
@@ -215,6 +224,8 @@ function profileCard(path, profile, s, allowed) {
 }
 
 function render() {
+    // The page is rebuilt on every change: keep where the keyboard is.
+    const focused = document.activeElement && document.activeElement.id;
     const s = status();
     const allowed = admin.allowed === true;
     const main = document.getElementById("main");
@@ -255,6 +266,8 @@ function render() {
         : el("p", {}, "None."));
     main.setAttribute("aria-busy", "false");
     document.body.dataset.ready = "yes";
+    if (focused)
+        document.getElementById(focused)?.focus();
 }
 
 /* Update the saved profile with these flags, then reapply it on its active devices. */
@@ -263,16 +276,17 @@ async function applyFlags(path, bits) {
     render();
     try {
         const [settings] = await nm.call(path, CONNECTION, "GetSettings", []);
+        // Update replaces the whole profile: its secrets go back with it, or nothing is sent.
         for (const name of Object.keys(settings).filter(n => SECRET_SETTINGS.includes(n))) {
-            try {
-                const [secrets] = await nm.call(path, CONNECTION, "GetSecrets", [name]);
-                Object.assign(settings[name], secrets[name] || {});
-            } catch (e) {
-                // No secrets there, or none readable: the profile keeps its own.
-            }
+            const [secrets] = await nm.call(path, CONNECTION, "GetSecrets", [name]);
+            mergeSecrets(settings[name], secrets[name] || {});
         }
         settings.connection["mptcp-flags"] = cockpit.variant("u", bits);
-        await nm.call(path, CONNECTION, "Update", [settings], { type: "a{sa{sv}}" });
+        // Where the profile lives stays as it is: on disk, or in memory only.
+        const saved = await property(path, CONNECTION, "Filename");
+        await nm.call(path, CONNECTION, "Update2",
+            [settings, saved ? UPDATE_TO_DISK : UPDATE_IN_MEMORY, {}],
+            { type: "a{sa{sv}}ua{sv}" });
         for (const device of await activeDevices(path))
             await nm.call(device, NM + ".Device", "Reapply", [{}, 0, 0], { type: "a{sa{sv}}tu" });
     } catch (e) {
@@ -283,6 +297,27 @@ async function applyFlags(path, bits) {
         applying = null;
         await readProfile(path);
         render();
+    }
+}
+
+/* NMSettingsUpdate2Flags. */
+const UPDATE_TO_DISK = 0x1;
+const UPDATE_IN_MEMORY = 0x2;
+
+/* A setting's secrets into it; WireGuard's peers by public key (GetSecrets gives each peer
+ * only its keys, and a plain assignment would drop its endpoint and allowed-ips). */
+function mergeSecrets(setting, secrets) {
+    for (const [key, secret] of Object.entries(secrets)) {
+        if (key === "peers" && setting.peers) {
+            const peers = unwrap(setting.peers);
+            for (const withKey of unwrap(secret)) {
+                const peer = peers.find(p => unwrap(p["public-key"]) === unwrap(withKey["public-key"]));
+                if (peer)
+                    Object.assign(peer, withKey);
+            }
+        } else {
+            setting[key] = secret;
+        }
     }
 }
 

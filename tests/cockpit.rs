@@ -3,14 +3,16 @@
 //! NetworkManager, system bus and nm-mptcp's daemon (bus-activated), with the seed's three
 //! profiles. cockpit-ws runs a local session without TLS or login (`--local-session`): as
 //! root for the administrator, and as `nobody` for a session without administrative access,
-//! which must stay read only. The README's screenshot is this run's (docs/cockpit.png).
+//! which must stay read only. On every NetworkManager version: Cockpit and the browser are the
+//! host's, on the lab's bus. The README's screenshot is this run's (docs/cockpit.png, from
+//! NetworkManager 1.42, Debian 12's).
 
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{seed_topology, Lab, SEED_FLAGS};
+use common::{seed_topology, Lab, Nm, SEED_FLAGS};
 
 /// How long the page rests while the browser script counts what it asks of the daemon.
 const REST_SECONDS: u32 = 30;
@@ -47,7 +49,7 @@ fn stage_page(share: &str) {
 fn cockpit_ws(lab: &Lab, share: &str, port: u16, user: &str) {
     let home = lab.state_file(&format!("home-{user}"));
     let log = lab.state_file(&format!("cockpit-ws-{port}.log"));
-    lab.sh(&format!(
+    lab.host(&format!(
         "mkdir -p {home}; chown {user} {home}
          setsid setpriv --reuid={user} --regid=$(id -g {user}) --init-groups \
            env HOME={home} XDG_RUNTIME_DIR={home} XDG_DATA_DIRS={share}:/usr/share \
@@ -61,9 +63,12 @@ fn cockpit_ws(lab: &Lab, share: &str, port: u16, user: &str) {
     ));
 }
 
-#[test]
-fn the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_flags() {
-    let lab = Lab::start("cockpit");
+common::on_every_version!(
+    the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_flags
+);
+
+fn the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_flags(nm: Nm) {
+    let lab = Lab::start_on("cockpit", nm);
     lab.nm_sysctl(0);
     lab.install_hook();
     lab.install_dbus_service();
@@ -85,6 +90,10 @@ fn the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_fla
     cockpit_ws(&lab, &share, 9091, "nobody");
 
     let page = "/cockpit/@localhost/nm-mptcp/index.html";
+    let screenshot = match nm {
+        Nm::V1_42 => repo("docs/cockpit.png"),
+        _ => lab.state_file("cockpit.png"),
+    };
     let out = Command::new("ip")
         .args([
             "netns",
@@ -97,8 +106,13 @@ fn the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_fla
             &lab.name,
             &format!("http://127.0.0.1:9090{page}"),
             &format!("http://127.0.0.1:9091{page}"),
-            &repo("docs/cockpit.png"),
+            &screenshot,
             &REST_SECONDS.to_string(),
+            if nm.has_laminar() {
+                "laminar"
+            } else {
+                "no-laminar"
+            },
         ])
         .output()
         .expect("run the browser");

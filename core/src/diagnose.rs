@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::counters::{Counters, Kind};
-use crate::escape::escaped;
+use crate::escape::terminal_safe;
 use crate::flags::EndpointFlags;
 use crate::limits::Limits;
 use crate::model::KernelEndpoint;
@@ -145,6 +145,21 @@ fn rises(lately: &Counters, kind: Kind) -> Vec<CounterRise> {
         .collect()
 }
 
+/// A word a shell reads back as `word`, printable in a terminal: plain where it is made of
+/// safe characters, else single-quoted, with no backslash a reader would have to undo (control
+/// characters, which no shell word should hold, are still escaped for the terminal).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+@%=,".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        terminal_safe(&format!("'{}'", word.replace('\'', r#"'"'"'"#)))
+    }
+}
+
 /// The device whose address (endpoint or not) this is.
 fn device_with(plan: &Plan, address: IpAddr) -> Option<&DevicePlan> {
     plan.devices
@@ -170,9 +185,9 @@ fn no_route(plan: &Plan, q: &RouteQuestion, evidence: &Evidence) -> Warning {
             let (family, host) = if q.peer.is_ipv4() { (4, 32) } else { (6, 128) };
             Some(format!(
                 "nmcli connection modify {} +ipv{family}.routes \"{}/{host} {gateway}\" && nmcli device reapply {}",
-                escaped(&d.profile.uuid),
+                shell_word(&d.profile.uuid),
                 q.peer,
-                escaped(&d.interface)
+                shell_word(&d.interface)
             ))
         }
         _ => None,
@@ -212,6 +227,7 @@ fn fallback(plan: &Plan, evidence: &Evidence) -> Option<Warning> {
         return None;
     }
     let mut peers: Vec<String> = fallen.iter().map(|c| c.peer.to_string()).collect();
+    peers.sort();
     peers.dedup();
     let mut interfaces: Vec<String> = fallen
         .iter()
@@ -329,6 +345,15 @@ mod tests {
         let mut accepted = c;
         accepted.accepted = true;
         assert!(route_questions(&[accepted], &kernel).is_empty());
+    }
+
+    #[test]
+    fn a_fix_command_quotes_what_a_shell_would_read_otherwise() {
+        assert_eq!(shell_word("enp4s0f1"), "enp4s0f1");
+        assert_eq!(shell_word("a;b"), "'a;b'");
+        assert_eq!(shell_word("it's"), r#"'it'"'"'s'"#);
+        assert_eq!(shell_word(r"a\b"), r"'a\b'");
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

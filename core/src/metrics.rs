@@ -202,12 +202,13 @@ fn usage(out: &mut String, s: &Status) {
         "Established subflows from each kernel endpoint's address now.",
     );
     for e in &s.endpoints {
-        let address = e.address.to_string();
+        let (id, address) = (e.id.to_string(), e.address.to_string());
         let device = e.interface.clone().unwrap_or_default();
+        // The id keeps two endpoints of one address (other ports) apart.
         sample(
             out,
             "nm_mptcp_endpoint_subflows",
-            &[("address", &address), ("device", &device)],
+            &[("id", &id), ("address", &address), ("device", &device)],
             e.subflows,
         );
     }

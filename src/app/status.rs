@@ -21,6 +21,7 @@ use nm_mptcp_core::usage::{connections, Connection, Usage};
 
 /// Whether MPTCP carries traffic now: the connections (sock_diag), the kernel's answers to
 /// the route lookups that matter for them, and its MPTCP counters.
+#[derive(Clone)]
 pub(crate) struct Traffic {
     /// `None` when sock_diag could not be read.
     pub connections: Option<Vec<Connection>>,

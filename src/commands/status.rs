@@ -2,7 +2,8 @@
 //! profile why each address is or is not an endpoint, and whether MPTCP carries traffic (the
 //! connections on each endpoint, the kernel's counters, and what to fix). Changes nothing;
 //! works for any user that can read the system bus and netlink (ownership is then inferred
-//! from the plan).
+//! from the plan, and without the daemon the connections are unknown where the kernel shows
+//! subflows only to root).
 
 use crate::adapters::dbus_service;
 use crate::adapters::kernel::netlink::NetlinkKernel;

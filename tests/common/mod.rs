@@ -52,6 +52,11 @@ impl Nm {
         versions.contains(&self.version())
     }
 
+    /// `laminar` came with 1.56.
+    pub fn has_laminar(self) -> bool {
+        self == Nm::V1_58
+    }
+
     /// From 1.56 the built-in default (and `default` profiles) adds `laminar`.
     pub fn default_endpoint_flags(self) -> &'static str {
         match self {
@@ -180,6 +185,21 @@ impl Lab {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
             self.logs()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run a shell snippet with the host's programs in the lab's network and mount
+    /// namespaces, on the lab's system bus (the roots of 1.52 and 1.58 have no Cockpit,
+    /// browser or busctl); it must succeed.
+    pub fn host(&self, script: &str) -> String {
+        let out = self.script(&["host", &self.name, "bash", "-ec", script]);
+        assert!(
+            out.status.success(),
+            "host programs in lab {}: {script}\nstdout: {}\nstderr: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }

@@ -3,10 +3,11 @@
 chromium-driver, through python3-selenium), against a lab's cockpit-ws, NetworkManager and
 system bus. Run in the lab's network namespace: the browser talks only to 127.0.0.1.
 
-  cockpit_page.py LAB ADMIN_URL USER_URL SCREENSHOT [REST_SECONDS]
+  cockpit_page.py LAB ADMIN_URL USER_URL SCREENSHOT REST_SECONDS laminar|no-laminar
 
 Checks, failing with a message:
   - the seed's three profiles and their endpoints appear as `ip mptcp endpoint show` has them;
+  - the laminar flag is offered exactly where NetworkManager has it;
   - `nmcli connection down` on one link changes its card within 1 s;
   - the admin session turns on `backup` for p1: the kernel endpoint gets the flag and
     `nmcli -g connection.mptcp-flags connection show p1` shows it;
@@ -31,11 +32,12 @@ from selenium.webdriver.common.keys import Keys
 LAB_SCRIPT = Path(__file__).resolve().parent / "lab.sh"
 
 
-def in_lab(name, script):
-    out = subprocess.run(["bash", str(LAB_SCRIPT), "exec", name, "bash", "-ec", script],
+def in_lab(name, script, how="exec"):
+    """The lab's own programs (`exec`), or the host's on the lab's bus (`host`)."""
+    out = subprocess.run(["bash", str(LAB_SCRIPT), how, name, "bash", "-ec", script],
                          capture_output=True, text=True)
     if out.returncode != 0:
-        sys.exit(f"in lab: {script}\n{out.stderr}")
+        sys.exit(f"in lab ({how}): {script}\n{out.stderr}")
     return out.stdout
 
 
@@ -112,7 +114,7 @@ def console_errors(driver):
     return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def main(lab, admin_url, user_url, screenshot):
+def main(lab, admin_url, user_url, screenshot, rest, laminar):
     global DRIVER
     figures = {}
     driver = DRIVER = browser()
@@ -125,6 +127,9 @@ def main(lab, admin_url, user_url, screenshot):
         wait(f"the endpoints {expected} (the page: {page_endpoints(driver)})",
              lambda: page_endpoints(driver) == expected)
         figures["endpoints"] = len(expected)
+        offered = bool(card(driver, "p0").find_elements(By.CSS_SELECTOR, 'input[data-flag="laminar"]'))
+        if offered != (laminar == "laminar"):
+            sys.exit(f"laminar offered: {offered}, expected: {laminar}")
         driver.save_screenshot(screenshot)
 
         # A link going down shows within a second.
@@ -156,10 +161,10 @@ def main(lab, admin_url, user_url, screenshot):
             sys.exit(f"console errors (admin): {errors}")
 
         # The page at rest: the bus messages to and from the daemon while it stays open.
-        rest = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+        rest = int(rest)
         if rest:
             monitor = in_lab(lab, f"timeout {rest} busctl --system monitor io.github.nm_mptcp1 "
-                                  "2>&1 || true")
+                                  "2>&1 || true", how="host")
             figures["rest_seconds"] = rest
             figures["rest_method_calls"] = monitor.count("Type=method_call")
             figures["rest_signals"] = monitor.count("Type=signal")
@@ -197,6 +202,6 @@ def main(lab, admin_url, user_url, screenshot):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 5:
+    if len(sys.argv) != 7:
         sys.exit(__doc__)
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:7])

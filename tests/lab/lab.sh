@@ -3,6 +3,8 @@
 #
 #   lab.sh start NAME            netns NAME-c (NetworkManager) and NAME-s (plain peer)
 #   lab.sh exec NAME CMD...      run CMD in NAME-c's network and mount namespaces
+#   lab.sh host NAME CMD...      the host's CMD there (not the root's, for 1.52 and 1.58),
+#                                with the lab's system bus as DBUS_SYSTEM_BUS_ADDRESS
 #   lab.sh peer NAME CMD...      run CMD in NAME-s
 #   lab.sh link NAME CIF SIF     veth CIF (for NetworkManager) <-> SIF (up, in the peer)
 #   lab.sh nm-sysctl NAME 0|1    what NetworkManager reads as net.mptcp.enabled
@@ -421,6 +423,13 @@ root)
         pid=$(holder_pid "$name")
         # shellcheck disable=SC2046 # the flags are words
         exec nsenter -t "$pid" $(lab_ns_flags "$name") -- "$@"
+        ;;
+    host)
+        [[ $# -ge 1 ]] || die "host NAME CMD..."
+        pid=$(holder_pid "$name")
+        root=$(cat "$(state "$name")/root" 2>/dev/null || true)
+        exec nsenter -t "$pid" -n -m -- \
+            env DBUS_SYSTEM_BUS_ADDRESS="unix:path=$root/run/dbus/system_bus_socket" "$@"
         ;;
     peer)
         [[ $# -ge 1 ]] || die "peer NAME CMD..."

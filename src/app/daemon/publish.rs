@@ -36,7 +36,14 @@ pub(super) struct Publisher {
     next_call: CallId,
     /// The kernel's MPTCP counters as sampled since the daemon started.
     history: Option<History>,
+    /// The last reading of connections and counters, and when: publications in a burst, or
+    /// callers' dry runs (four a second at most), share one reading.
+    traffic: Option<(Instant, Traffic)>,
 }
+
+/// How long a reading of connections and counters serves: under the watch's period (1 s),
+/// so each of its samples reads the kernel afresh.
+const TRAFFIC_FRESH: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Where a call's answer goes.
 pub(super) enum Reply {
@@ -59,6 +66,7 @@ impl Publisher {
             calls: std::collections::HashMap::new(),
             next_call: 0,
             history: None,
+            traffic: None,
         }
     }
 
@@ -160,9 +168,16 @@ impl Publisher {
         let dir = &self.context.run_dir;
         let ledger = read_ledger(dir);
         let config = self.context.config()?;
-        let traffic = Traffic::read(&endpoints)
-            .await
-            .recorded(&mut self.history, Instant::now());
+        let traffic = match &self.traffic {
+            Some((at, traffic)) if at.elapsed() < TRAFFIC_FRESH => traffic.clone(),
+            _ => {
+                let traffic = Traffic::read(&endpoints)
+                    .await
+                    .recorded(&mut self.history, Instant::now());
+                self.traffic = Some((Instant::now(), traffic.clone()));
+                traffic
+            }
+        };
         let status = crate::app::status::report(
             plan,
             &endpoints,
