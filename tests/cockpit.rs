@@ -63,9 +63,7 @@ fn cockpit_ws(lab: &Lab, share: &str, port: u16, user: &str) {
     ));
 }
 
-common::on_every_version!(
-    the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_flags
-);
+on_every_version!(the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_flags);
 
 fn the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_flags(nm: Nm) {
     let lab = Lab::start_on("cockpit", nm);
@@ -103,16 +101,17 @@ fn the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_fla
         ])
         .arg(repo("tests/lab/cockpit_page.py"))
         .args([
-            &lab.name,
-            &format!("http://127.0.0.1:9090{page}"),
-            &format!("http://127.0.0.1:9091{page}"),
-            &screenshot,
-            &REST_SECONDS.to_string(),
-            if nm.has_laminar() {
+            lab.name.clone(),
+            format!("http://127.0.0.1:9090{page}"),
+            format!("http://127.0.0.1:9091{page}"),
+            screenshot,
+            REST_SECONDS.to_string(),
+            (if nm.has_laminar() {
                 "laminar"
             } else {
                 "no-laminar"
-            },
+            })
+            .to_owned(),
         ])
         .output()
         .expect("run the browser");
