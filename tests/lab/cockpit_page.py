@@ -160,14 +160,19 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
         if errors:
             sys.exit(f"console errors (admin): {errors}")
 
-        # The page at rest: the bus messages to and from the daemon while it stays open.
+        # The page at rest: what it asks of the daemon while it stays open (after the daemon
+        # has settled from the change above), and the signals it is sent.
         rest = int(rest)
         if rest:
+            time.sleep(2)
             monitor = in_lab(lab, f"timeout {rest} busctl --system monitor io.github.nm_mptcp1 "
                                   "2>&1 || true", how="host")
+            Path(f"/tmp/nm-mptcp-lab/{lab}/rest-monitor.txt").write_text(monitor)
+            messages = monitor.split("\u2023")
             figures["rest_seconds"] = rest
-            figures["rest_method_calls"] = monitor.count("Type=method_call")
-            figures["rest_signals"] = monitor.count("Type=signal")
+            figures["rest_method_calls"] = sum(
+                "Type=method_call" in m and "Destination=io.github.nm_mptcp1" in m for m in messages)
+            figures["rest_signals"] = sum("Type=signal" in m for m in messages)
 
         # A session without administrative access: read only, and NetworkManager says no.
         driver.get(user_url)

@@ -338,8 +338,9 @@ dbus_install() {
     in_lab "$name" cp "$REPO/dbus/io.github.nm_mptcp1.conf" /etc/dbus-1/system.d/
     sed "s|^Exec=.*|Exec=$binary daemon|" "$REPO/dbus/io.github.nm_mptcp1.service" \
         >"$dir/system-services/io.github.nm_mptcp1.service"
-    in_lab "$name" busctl --system call org.freedesktop.DBus /org/freedesktop/DBus \
-        org.freedesktop.DBus ReloadConfig >/dev/null
+    # dbus-send: the roots have no busctl (trixie's has no systemd).
+    in_lab "$name" dbus-send --system --print-reply --dest=org.freedesktop.DBus \
+        /org/freedesktop/DBus org.freedesktop.DBus.ReloadConfig >/dev/null
 }
 
 unhook() {
