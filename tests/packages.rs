@@ -34,6 +34,23 @@ const FILES: &[&str] = &[
     "/usr/share/man/man8/nm-mptcp.8.gz",
 ];
 
+/// Lintian finds no error or warning in the package.
+fn lintian_clean(deb: &str) {
+    let lintian = Command::new("lintian")
+        .args(["--fail-on", "error,warning"])
+        .arg(deb)
+        .output()
+        .expect("lintian (apt-get install lintian)");
+    let report = String::from_utf8_lossy(&lintian.stdout);
+    assert!(lintian.status.success(), "{report}");
+    assert!(
+        !report
+            .lines()
+            .any(|l| l.starts_with("E:") || l.starts_with("W:")),
+        "{report}"
+    );
+}
+
 fn set(lines: &str) -> BTreeSet<String> {
     lines
         .lines()
@@ -90,16 +107,7 @@ fn the_deb_installs_everything_depends_on_networkmanager_and_is_lintian_clean() 
     );
 
     // Lintian: no error or warning; every override says why, in a comment above it.
-    let lintian = Command::new("lintian")
-        .args(["--fail-on", "error,warning"])
-        .arg(deb.to_string())
-        .output()
-        .expect("lintian (apt-get install lintian)");
-    let report = String::from_utf8_lossy(&lintian.stdout);
-    assert!(lintian.status.success(), "{report}");
-    assert!(!report
-        .lines()
-        .any(|l| l.starts_with("E:") || l.starts_with("W:")));
+    lintian_clean(&deb.to_string());
     let overrides =
         std::fs::read_to_string(Path::new(REPO).join("packaging/debian/lintian-overrides"))
             .unwrap();
@@ -189,19 +197,7 @@ fn the_cockpit_page_is_its_own_package_lintian_clean_and_depending_on_the_bridge
         sh(&format!("dpkg-deb -f {deb} Depends")).trim(),
         format!("cockpit-bridge (>= 287), nm-mptcp (>= {VERSION})")
     );
-    let lintian = Command::new("lintian")
-        .args(["--fail-on", "error,warning"])
-        .arg(deb.to_string())
-        .output()
-        .expect("lintian");
-    let report = String::from_utf8_lossy(&lintian.stdout);
-    assert!(lintian.status.success(), "{report}");
-    assert!(
-        !report
-            .lines()
-            .any(|l| l.starts_with("E:") || l.starts_with("W:")),
-        "{report}"
-    );
+    lintian_clean(&deb.to_string());
     // The stylesheet is PatternFly as Cockpit 287 builds it, from the pinned package.
     let css = sh(&format!(
         "d=$(mktemp -d); dpkg-deb -x {deb} $d; grep -c 'pf-c-table' $d/usr/share/cockpit/nm-mptcp/patternfly.css; rm -rf $d"
