@@ -3,7 +3,8 @@
  * owner and subflows, the limits and the warnings with their fix, all from nm-mptcp's
  * D-Bus service (io.github.nm_mptcp1), followed through its PropertiesChanged signals.
  * An administrator changes a profile's flags through NetworkManager's own D-Bus API
- * (Update, then Reapply on its active device): NetworkManager stays the owner of profiles.
+ * (Update2, then Reapply of the applied connection with only the flags replaced on its active
+ * device): NetworkManager stays the owner of profiles.
  */
 "use strict";
 
@@ -40,7 +41,13 @@ const admin = cockpit.permission({ admin: true });
 const profiles = new Map();
 /* Checkboxes changed and not applied yet, by profile path: the live updates keep them. */
 const pending = new Map();
+/* Why the last apply of a profile failed, by path, until the next one. */
+const applyErrors = new Map();
 let applying = null;
+/* Whether nm-mptcp's service answered when last seen: a Watch goes out when it comes back. */
+let serviceUp = false;
+/* Why NetworkManager's profiles could not be read, until they can. */
+let nmProblem = null;
 
 function el(tag, attributes, ...children) {
     const node = document.createElement(tag);
@@ -86,9 +93,14 @@ async function readProfile(path) {
 }
 
 async function readProfiles() {
-    const [paths] = await nm.call(NM_PATH + "/Settings", SETTINGS, "ListConnections", []);
-    profiles.clear();
-    await Promise.all(paths.map(readProfile));
+    try {
+        const [paths] = await nm.call(NM_PATH + "/Settings", SETTINGS, "ListConnections", []);
+        profiles.clear();
+        await Promise.all(paths.map(readProfile));
+        nmProblem = null;
+    } catch (e) {
+        nmProblem = `NetworkManager does not answer: ${e.message || e}`;
+    }
     render();
 }
 
@@ -124,7 +136,7 @@ function endpointsTable(caption, endpoints) {
         el("td", { "data-label": "Owner" }, value(e, "Owner")),
         el("td", { "data-label": "Connections" }, value(e, "Connections") ?? 0),
         el("td", { "data-label": "Subflows" }, value(e, "Subflows") ?? 0)));
-    return el("table", { class: "pf-c-table pf-m-compact pf-m-grid-md", role: "grid" },
+    return el("table", { class: "pf-c-table pf-m-compact pf-m-grid-md" },
         el("caption", {}, caption), head, el("tbody", {}, rows));
 }
 
@@ -136,13 +148,30 @@ function addressesTable(addresses) {
         el("td", { "data-label": "Decision" }, value(a, "Decision")),
         el("td", { "data-label": "Reason" },
            `${value(a, "Meaning")} (${value(a, "Reason")})`)));
-    return el("table", { class: "pf-c-table pf-m-compact pf-m-grid-md", role: "grid" },
+    return el("table", { class: "pf-c-table pf-m-compact pf-m-grid-md" },
         el("caption", {}, "Addresses"), head, el("tbody", {}, rows));
 }
 
-function flagsForm(path, profile, laminar, allowed) {
+/* The bits of flag words such as ConnectionFlags'. */
+function flagBits(words) {
+    return words.reduce((bits, word) => bits | (FLAG_BITS[word] || 0), 0);
+}
+
+/* What the form starts from: the saved flags, or where the profile is on the default, the
+ * flags in effect (or the version's built-in default), so that ticking one box does not
+ * drop the others the default gave. */
+function startingFlags(profile, effective, laminar) {
+    if (profile.flags !== 0)
+        return profile.flags;
+    if (effective.length)
+        return flagBits(effective);
+    return FLAG_BITS.enabled | FLAG_BITS.subflow | (laminar ? FLAG_BITS.laminar : 0);
+}
+
+function flagsForm(path, profile, effective, laminar, allowed) {
     const id = `flags-${profile.uuid}`;
-    const shown = pending.has(path) ? pending.get(path) : profile.flags;
+    const start = startingFlags(profile, effective, laminar);
+    const shown = pending.has(path) ? pending.get(path) : start;
     const boxes = EDITABLE.filter(f => f !== "laminar" || laminar).map(flag => {
         const box = el("input", {
             type: "checkbox",
@@ -153,7 +182,7 @@ function flagsForm(path, profile, laminar, allowed) {
             disabled: !allowed || applying !== null,
         });
         box.addEventListener("change", () => {
-            const bits = pending.has(path) ? pending.get(path) : profile.flags;
+            const bits = pending.has(path) ? pending.get(path) : start;
             pending.set(path, box.checked ? bits | FLAG_BITS[flag] : bits & ~FLAG_BITS[flag]);
         });
         return el("label", { class: "pf-c-check", for: `${id}-${flag}` }, box,
@@ -166,9 +195,29 @@ function flagsForm(path, profile, laminar, allowed) {
         disabled: !allowed || applying !== null,
         "aria-describedby": allowed ? null : "access-text",
     }, applying === path ? "Applying…" : "Apply");
+    // Back to NetworkManager's default (0): the profile stops overriding it.
+    const reset = profile.flags === 0 ? null : el("button", {
+        id: `${id}-default`,
+        type: "button",
+        class: "pf-c-button pf-m-secondary",
+        disabled: !allowed || applying !== null,
+    }, "Use the default");
+    reset?.addEventListener("click", () => {
+        pending.delete(path);
+        applyFlags(path, 0);
+    });
+    const note = profile.flags === 0
+        ? el("p", { class: "pf-c-form__helper-text", id: `${id}-note` },
+            "On NetworkManager's default: applying writes these flags to the profile.")
+        : null;
+    const failed = applyErrors.has(path)
+        ? el("div", { class: "pf-c-alert pf-m-danger pf-m-inline", role: "alert",
+            "data-code": "apply-failed" },
+            el("p", { class: "pf-c-alert__title" }, "Not applied: ", applyErrors.get(path)))
+        : null;
     const form = el("form", { class: "pf-c-form", "aria-label": `MPTCP flags of ${profile.id}` },
-        el("fieldset", { class: "nm-mptcp-flags" },
-            el("legend", {}, "connection.mptcp-flags"), boxes, apply));
+        el("fieldset", { class: "nm-mptcp-flags", "aria-describedby": note ? `${id}-note` : null },
+            el("legend", {}, "connection.mptcp-flags"), boxes, apply, reset), note, failed);
     form.addEventListener("submit", event => {
         event.preventDefault();
         // The flags as nmcli writes them: `enabled` only when nothing else says so.
@@ -180,9 +229,8 @@ function flagsForm(path, profile, laminar, allowed) {
         if (bits === 0)
             bits = FLAG_BITS.enabled;
         // Keep what the form does not show (also-without-sysctl, laminar where unknown).
-        bits |= profile.flags & (FLAG_BITS["also-without-sysctl"] |
+        bits |= start & (FLAG_BITS["also-without-sysctl"] |
             (laminar ? 0 : FLAG_BITS.laminar));
-        pending.delete(path);
         applyFlags(path, bits);
     });
     return form;
@@ -197,24 +245,29 @@ function profileCard(path, profile, s, allowed) {
             el("span", { class: "pf-c-label__content" },
                 active ? `active on ${interfaceName}` : "not active")));
     const body = [];
+    const effective = active ? value(active, "ConnectionFlags") || [] : [];
     if (active) {
-        const words = value(active, "ConnectionFlags") || [];
+        const words = effective;
         const source = SOURCES[value(active, "FlagsSource")] || value(active, "FlagsSource");
         body.push(el("p", { "data-effective": words.join(" ") },
             "Effective flags: ", el("code", {}, words.join(",")), ` (${source}); `,
             "endpoints get ", el("code", {}, (value(active, "MptcpFlags") || []).join(",")
                 || "nothing")));
         body.push(addressesTable(value(active, "Addresses") || []));
-        const own = s.endpoints.filter(e => value(e, "Profile") === profile.id ||
-            (value(e, "Interface") === interfaceName && value(e, "Owner") !== "nm-mptcp"));
+        // A profile is active on one device: the endpoints there are its, whoever made them.
+        const own = s.endpoints.filter(e => value(e, "Interface") === interfaceName);
         body.push(endpointsTable("Endpoints", own));
     } else {
-        body.push(el("p", {}, "Saved flags: ", el("code", {}, flagWords(profile.flags).join(",")),
-            profile.flags === 0 ? " (NetworkManager.conf or the version's default applies)" : ""));
+        body.push(profile.flags !== 0
+            ? el("p", {}, "Flags: ", el("code", {}, flagWords(profile.flags).join(",")),
+                " (set in the profile; in effect when it is active)")
+            : el("p", {}, "Flags: NetworkManager's default when it is active (NetworkManager.conf's, " +
+                "else this version's: ", el("code", {},
+                    value(s.nm, "Laminar") === true ? "subflow,laminar" : "subflow"), ")"));
     }
     // The loopback profile gets no MPTCP of its own (NetworkManager only watches it).
     if (profile.type !== "loopback")
-        body.push(flagsForm(path, profile, value(s.nm, "Laminar") === true, allowed));
+        body.push(flagsForm(path, profile, effective, value(s.nm, "Laminar") === true, allowed));
     return el("article", {
         class: "pf-c-card nm-mptcp-card",
         "aria-labelledby": `title-${profile.uuid}`,
@@ -238,9 +291,17 @@ function render() {
         `limits: subflows ${value(limits, "Subflows") ?? "?"} (${value(limits, "SubflowsSetting") || "?"}), ` +
             `add_addr_accepted ${value(limits, "AddAddrAccepted") ?? "?"} (${value(limits, "AddAddrAcceptedSetting") || "?"})`,
     ];
-    if (value(usage, "Known"))
-        summary.push(`MPTCP now: ${value(usage, "Connections")} connection(s), ${value(usage, "Subflows")} subflow(s)`);
-    document.getElementById("summary").textContent = summary.join(" · ");
+    // The summary is a live region: it changes (and is read out) only when its text does;
+    // the usage, which moves each second, is apart from it.
+    const text = !manager.valid
+        ? "nm-mptcp's D-Bus service does not answer: is the nm-mptcp package installed?"
+        : nmProblem || summary.join(" · ");
+    const summaryNode = document.getElementById("summary");
+    if (summaryNode.textContent !== text)
+        summaryNode.textContent = text;
+    document.getElementById("usage").textContent = value(usage, "Known")
+        ? `MPTCP now: ${value(usage, "Connections")} connection(s), ${value(usage, "Subflows")} subflow(s)`
+        : "";
 
     const access = document.getElementById("access");
     access.classList.toggle("nm-mptcp-hidden", allowed);
@@ -259,8 +320,8 @@ function render() {
     document.getElementById("profiles").replaceChildren(
         ...sorted.map(([path, profile]) => profileCard(path, profile, s, allowed)));
 
-    const known = new Set(sorted.map(([, p]) => p.id));
-    const others = s.endpoints.filter(e => !known.has(value(e, "Profile")));
+    const used = new Set(s.profiles.map(p => value(p, "Interface")));
+    const others = s.endpoints.filter(e => !used.has(value(e, "Interface")));
     document.getElementById("others").replaceChildren(others.length
         ? endpointsTable("Endpoints of no profile (others' and unplanned)", others)
         : el("p", {}, "None."));
@@ -270,9 +331,10 @@ function render() {
         document.getElementById(focused)?.focus();
 }
 
-/* Update the saved profile with these flags, then reapply it on its active devices. */
+/* Update the saved profile with these flags, then reapply them on its active devices. */
 async function applyFlags(path, bits) {
     applying = path;
+    applyErrors.delete(path);
     render();
     try {
         const [settings] = await nm.call(path, CONNECTION, "GetSettings", []);
@@ -282,17 +344,26 @@ async function applyFlags(path, bits) {
             mergeSecrets(settings[name], secrets[name] || {});
         }
         settings.connection["mptcp-flags"] = cockpit.variant("u", bits);
-        // Where the profile lives stays as it is: on disk, or in memory only.
-        const saved = await property(path, CONNECTION, "Filename");
+        // What is not on disk (in memory only, or changed with nmcli --temporary) stays so:
+        // the page writes nothing to disk that the administrator had not saved.
+        const unsaved = (await property(path, CONNECTION, "Flags")) & SETTINGS_FLAG_UNSAVED;
         await nm.call(path, CONNECTION, "Update2",
-            [settings, saved ? UPDATE_TO_DISK : UPDATE_IN_MEMORY, {}],
+            [settings, unsaved ? UPDATE_IN_MEMORY : UPDATE_TO_DISK, {}],
             { type: "a{sa{sv}}ua{sv}" });
-        for (const device of await activeDevices(path))
-            await nm.call(device, NM + ".Device", "Reapply", [{}, 0, 0], { type: "a{sa{sv}}tu" });
+        // The applied connection with only the flags replaced: a plain Reapply would bring
+        // in the profile's other saved edits and undo the device's runtime changes.
+        for (const device of await activeDevices(path)) {
+            const [applied, version] = await nm.call(device, NM + ".Device",
+                "GetAppliedConnection", [0], { type: "u" });
+            applied.connection["mptcp-flags"] = cockpit.variant("u", bits);
+            await nm.call(device, NM + ".Device", "Reapply", [applied, version, 0],
+                { type: "a{sa{sv}}tu" });
+        }
+        pending.delete(path);
     } catch (e) {
-        const warnings = document.getElementById("warnings");
-        warnings.prepend(el("li", { "data-code": "apply-failed", role: "alert" },
-            el("strong", {}, "apply-failed"), ": ", String(e.message || e)));
+        // Kept until the next apply, with the edit: the live updates must not wipe either.
+        applyErrors.set(path, String(e.message || e));
+        pending.set(path, bits);
     } finally {
         applying = null;
         await readProfile(path);
@@ -300,9 +371,10 @@ async function applyFlags(path, bits) {
     }
 }
 
-/* NMSettingsUpdate2Flags. */
+/* NMSettingsUpdate2Flags, and NMSettingsConnectionFlags' UNSAVED. */
 const UPDATE_TO_DISK = 0x1;
 const UPDATE_IN_MEMORY = 0x2;
+const SETTINGS_FLAG_UNSAVED = 0x1;
 
 /* A setting's secrets into it; WireGuard's peers by public key (GetSecrets gives each peer
  * only its keys, and a plain assignment would drop its endpoint and allowed-ips). */
@@ -340,25 +412,26 @@ function watch() {
     manager.call("Watch", []).catch(() => { /* an older daemon: no usage updates */ });
 }
 
+/* The service came (back) on the bus: its Watch lease is new to it. */
+function serviceChanged() {
+    if (manager.valid && !serviceUp)
+        watch();
+    serviceUp = manager.valid;
+    render();
+}
+
 function start() {
-    manager.addEventListener("changed", render);
+    manager.addEventListener("changed", serviceChanged);
     admin.addEventListener("changed", render);
     nm.subscribe({ interface: CONNECTION, member: "Updated" }, path =>
         readProfile(path).then(render));
     nm.subscribe({ interface: SETTINGS, member: "NewConnection" }, () => readProfiles());
     nm.subscribe({ interface: SETTINGS, member: "ConnectionRemoved" }, () => readProfiles());
     manager.wait(() => {
-        if (!manager.valid) {
-            document.getElementById("summary").textContent =
-                "nm-mptcp's D-Bus service does not answer: is the nm-mptcp package installed?";
-        }
-        readProfiles().catch(e => {
-            document.getElementById("summary").textContent =
-                `NetworkManager does not answer: ${e.message || e}`;
-        });
+        serviceChanged();
+        readProfiles();
     });
-    watch();
-    window.setInterval(watch, WATCH_EVERY_MS);
+    window.setInterval(() => manager.valid && watch(), WATCH_EVERY_MS);
 }
 
 document.addEventListener("DOMContentLoaded", start);

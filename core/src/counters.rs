@@ -92,6 +92,31 @@ pub const MEANINGS: &[Meaning] = &[
         kind: Kind::Fallback,
     },
     Meaning {
+        name: "MPCapableSYNTXDrop",
+        words: "connections fallen back to TCP: the MPTCP SYN was dropped on the path",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "DssFallback",
+        words: "connections fallen back to TCP: data without a valid MPTCP mapping",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "MD5SigFallback",
+        words: "connections fallen back to TCP: TCP-MD5 signatures in use",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "SimultConnectFallback",
+        words: "connections fallen back to TCP: a simultaneous connect",
+        kind: Kind::Fallback,
+    },
+    Meaning {
+        name: "FallbackFailed",
+        words: "connections reset: they could not fall back to TCP",
+        kind: Kind::Fallback,
+    },
+    Meaning {
         name: "DSSCorruptionFallback",
         words: "connections fallen back to TCP: MPTCP options corrupted on the path",
         kind: Kind::Fallback,
@@ -165,6 +190,11 @@ impl Counters {
             .map(|(n, v)| Some((n.to_owned(), v.parse().ok()?)))
             .collect();
         counters.filter(|c| !c.is_empty()).map(Counters)
+    }
+
+    /// Whether this kernel has the counter (newer ones are missing from older kernels).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
     }
 
     pub fn get(&self, name: &str) -> u64 {

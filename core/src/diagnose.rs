@@ -97,11 +97,24 @@ pub fn diagnose(
     limits_fix: &str,
     evidence: &Evidence,
 ) -> Vec<Warning> {
-    let mut warnings: Vec<Warning> = evidence
+    // One warning an endpoint: its first peer without a route, and how many more.
+    let mut unrouted: Vec<(&RouteQuestion, u32)> = Vec::new();
+    for (q, _) in evidence
         .routes
         .iter()
         .filter(|(_, answer)| *answer == RouteAnswer::NoRoute)
-        .map(|(q, _)| no_route(plan, q, evidence))
+    {
+        match unrouted
+            .iter_mut()
+            .find(|(first, _)| (first.source, first.ifindex) == (q.source, q.ifindex))
+        {
+            Some((_, others)) => *others += 1,
+            None => unrouted.push((q, 0)),
+        }
+    }
+    let mut warnings: Vec<Warning> = unrouted
+        .into_iter()
+        .map(|(q, others)| no_route(plan, q, others, evidence))
         .collect();
     warnings.extend(fallback(plan, evidence));
     if let Some((lately, over)) = evidence.lately {
@@ -167,7 +180,7 @@ fn device_with(plan: &Plan, address: IpAddr) -> Option<&DevicePlan> {
         .find(|d| d.addresses.iter().any(|a| a.address == address))
 }
 
-fn no_route(plan: &Plan, q: &RouteQuestion, evidence: &Evidence) -> Warning {
+fn no_route(plan: &Plan, q: &RouteQuestion, other_peers: u32, evidence: &Evidence) -> Warning {
     let device = plan
         .devices
         .iter()
@@ -197,6 +210,7 @@ fn no_route(plan: &Plan, q: &RouteQuestion, evidence: &Evidence) -> Warning {
         interface,
         profile: device.map(|d| d.profile.id.clone()),
         peer: q.peer,
+        other_peers,
         gateway,
         joins_pending: evidence.usage.at(q.source).joins_pending,
         joins_unanswered: evidence.lately.map(|(lately, _)| {
@@ -366,6 +380,37 @@ mod tests {
             })
             .collect();
         assert_eq!(route_questions(&many, &kernel).len(), PEERS_ASKED);
+    }
+
+    #[test]
+    fn many_peers_without_a_route_make_one_warning_an_endpoint() {
+        let plan = fixtures::two_link_plan();
+        let routes: Vec<(RouteQuestion, RouteAnswer)> = (1..=40)
+            .map(|n| {
+                let question = RouteQuestion {
+                    source: "198.51.100.2".parse().unwrap(),
+                    ifindex: plan.devices[1].ifindex,
+                    peer: format!("10.99.0.{n}").parse().unwrap(),
+                };
+                (question, RouteAnswer::NoRoute)
+            })
+            .collect();
+        let usage = Usage::default();
+        let evidence = Evidence {
+            connections: &[],
+            routes: &routes,
+            lately: None,
+            usage: &usage,
+        };
+        let warnings = diagnose(&plan, &[], Limits::default(), "", &evidence);
+        let [Warning::NoRouteToPeer {
+            peer, other_peers, ..
+        }] = &warnings[..]
+        else {
+            panic!("{warnings:?}")
+        };
+        assert_eq!((peer.to_string().as_str(), *other_peers), ("10.99.0.1", 39));
+        assert!(warnings[0].to_string().contains("39 other peer(s)"));
     }
 
     #[test]

@@ -24,12 +24,19 @@ pub fn render(status: &Status) -> String {
     out
 }
 
-/// A label value with OpenMetrics' escapes (backslash, double quote, newline).
+/// A label value with OpenMetrics' escapes (backslash, double quote, newline); other control
+/// characters, which the format cannot escape, as U+FFFD (the output may reach a terminal).
 fn label(value: &str) -> String {
     value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+        .chars()
+        .map(|c| match c {
+            '\\' => "\\\\".to_owned(),
+            '"' => "\\\"".to_owned(),
+            '\n' => "\\n".to_owned(),
+            c if c.is_control() => '\u{fffd}'.to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -241,6 +248,7 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(label("e\u{1b}[2J\r0"), "e\u{fffd}[2J\u{fffd}0");
         let mut out = String::new();
         sample(&mut out, "m", &[("device", "e\"0")], 1);
         assert_eq!(out, "m{device=\"e\\\"0\"} 1\n");

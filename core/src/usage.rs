@@ -85,6 +85,9 @@ impl Connection {
     }
 }
 
+/// A connection's token, and for token 0 its one subflow's addresses.
+type ConnectionKey = (u32, Option<(SocketAddr, SocketAddr)>);
+
 /// The subflows grouped into connections, listeners aside, in token order.
 pub fn connections(subflows: &[Subflow]) -> Vec<Connection> {
     let listening_ports: Vec<SocketAddr> = subflows
@@ -97,13 +100,16 @@ pub fn connections(subflows: &[Subflow]) -> Vec<Connection> {
             .iter()
             .any(|l| l.port() == local.port() && (l.ip().is_unspecified() || l.ip() == local.ip()))
     };
-    let mut by_token: BTreeMap<u32, Vec<Subflow>> = BTreeMap::new();
+    // Token 0 is no token: a connection that fell back before it got one (a blackhole's
+    // active disable, TCP-MD5, ...) is its one subflow.
+    let mut by_token: BTreeMap<ConnectionKey, Vec<Subflow>> = BTreeMap::new();
     for s in subflows.iter().filter(|s| !s.listening) {
-        by_token.entry(s.token).or_default().push(s.clone());
+        let lone = (s.token == 0).then_some((s.local, s.remote));
+        by_token.entry((s.token, lone)).or_default().push(s.clone());
     }
     by_token
         .into_iter()
-        .map(|(token, subflows)| {
+        .map(|((token, _), subflows)| {
             let first = subflows
                 .iter()
                 .find(|s| !s.is_join())
@@ -193,6 +199,17 @@ mod tests {
         .union(SubflowFlags::MCAP_LOC)
         .union(SubflowFlags::CONNECTED);
     const JOINED: SubflowFlags = SubflowFlags::JOIN_LOC.union(SubflowFlags::CONNECTED);
+
+    #[test]
+    fn connections_without_a_token_stay_apart() {
+        let plain = SubflowFlags::MCAP_LOC | SubflowFlags::CONNECTED;
+        let found = connections(&[
+            subflow("192.0.2.2:4000", "10.99.0.1:80", 0, plain),
+            subflow("192.0.2.2:4001", "10.99.0.1:80", 0, plain),
+        ]);
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|c| c.fallen_back && c.subflows.len() == 1));
+    }
 
     #[test]
     fn subflows_group_by_token_and_count_per_address() {

@@ -10,7 +10,11 @@ Checks, failing with a message:
   - the laminar flag is offered exactly where NetworkManager has it;
   - `nmcli connection down` on one link changes its card within 1 s;
   - the admin session turns on `backup` for p1: the kernel endpoint gets the flag and
-    `nmcli -g connection.mptcp-flags connection show p1` shows it;
+    `nmcli -g connection.mptcp-flags connection show p1` shows it, and so does its file;
+  - the same for p0, which has a change not saved to disk (nmcli --temporary): its file is
+    left alone, and the device's applied connection gets the flags and not that change;
+  - a change NetworkManager refuses is shown in its card, and stays there across updates;
+  - a profile on NetworkManager's default starts from that default, not from nothing;
   - the non-admin session is read only (controls disabled, the reason shown), and
     NetworkManager refuses its Update when called anyway;
   - no console error in either session.
@@ -39,6 +43,18 @@ def in_lab(name, script, how="exec"):
     if out.returncode != 0:
         sys.exit(f"in lab ({how}): {script}\n{out.stderr}")
     return out.stdout
+
+
+def keyfile_flags(name, profile):
+    """connection.mptcp-flags as the profile's file on disk has it (0 when absent)."""
+    text = in_lab(name, f"grep -l -x 'id={profile}' /etc/NetworkManager/system-connections/* "
+                        "| head -n1 | xargs grep -h '^mptcp-flags=' || true").strip()
+    return int(text.split("=", 1)[1], 0) if text else 0
+
+
+def has_backup(nmcli_flags):
+    """nmcli 1.42 prints the number in its terse mode (0x78), later ones the names."""
+    return "backup" in nmcli_flags or (nmcli_flags.startswith("0x") and int(nmcli_flags, 16) & 0x40)
 
 
 def kernel_endpoints(name):
@@ -141,7 +157,7 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
         expected = kernel_endpoints(lab)
         wait(f"the endpoints {expected} after the down", lambda: page_endpoints(driver) == expected)
 
-        # An admin turns on backup for p1, through NetworkManager's Update and Reapply.
+        # An admin turns on backup for p1, through NetworkManager's Update2 and Reapply.
         box = card(driver, "p1").find_element(By.CSS_SELECTOR, 'input[data-flag="backup"]')
         if box.get_attribute("disabled") is not None:
             sys.exit("the admin session's controls are disabled")
@@ -150,15 +166,54 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
         card(driver, "p1").find_element(By.CSS_SELECTOR, "button[type=submit]").send_keys(Keys.ENTER)
         wait("backup in the kernel", lambda: "backup" in kernel_endpoints(lab).get("198.51.100.2", ("", []))[1])
         saved = in_lab(lab, "nmcli -g connection.mptcp-flags connection show p1").strip()
-        # nmcli 1.42 prints the number in its terse mode (0x78), later ones the names.
-        has_backup = "backup" in saved or (saved.startswith("0x") and int(saved, 16) & 0x40)
-        if not has_backup:
+        if not has_backup(saved):
             sys.exit(f"nmcli shows {saved!r}")
         figures["saved_flags"] = saved
+        if not keyfile_flags(lab, "p1") & 0x40:
+            sys.exit("p1's file on disk has no backup")
         wait("backup on the page", lambda: "backup" in page_endpoints(driver).get("198.51.100.2", ("", []))[1])
+
+        # p0 with a change that is not on disk: the page leaves the disk alone, and reapplies
+        # the flags alone (not that change).
+        on_disk = keyfile_flags(lab, "p0")
+        in_lab(lab, "nmcli connection modify --temporary p0 ipv4.dns 192.0.2.53")
+        time.sleep(0.5)  # the page re-reads p0 on NetworkManager's Updated signal
+        card(driver, "p0").find_element(By.CSS_SELECTOR, 'input[data-flag="backup"]').send_keys(" ")
+        card(driver, "p0").find_element(By.CSS_SELECTOR, "button[type=submit]").send_keys(Keys.ENTER)
+        wait("p0's backup in the kernel", lambda: "backup" in kernel_endpoints(lab).get("192.0.2.2", ("", []))[1])
+        p0 = in_lab(lab, "nmcli -g connection.mptcp-flags connection show p0").strip()
+        if not has_backup(p0):
+            sys.exit(f"nmcli shows p0's flags as {p0!r}")
+        if keyfile_flags(lab, "p0") != on_disk:
+            sys.exit(f"p0's file changed: {keyfile_flags(lab, 'p0'):#x}, was {on_disk:#x}")
+        dns = in_lab(lab, "nmcli -g IP4.DNS device show enp4s0f0").strip()
+        if "192.0.2.53" in dns:
+            sys.exit(f"the page's reapply brought in the profile's other change (DNS {dns})")
+        figures["unsaved_kept"] = True
+
+        # p2 back on NetworkManager's default: the form starts from it (subflow), not empty.
+        in_lab(lab, "nmcli connection modify p2 connection.mptcp-flags 0")
+        boxes = lambda: {b.get_attribute("data-flag") for b in card(driver, "p2").find_elements(
+            By.CSS_SELECTOR, "input[data-flag]") if b.is_selected()}
+        expected_default = {"subflow", "laminar"} if laminar == "laminar" else {"subflow"}
+        wait(f"p2's form on the default {expected_default}", lambda: boxes() == expected_default)
+
+        # A refusal stays in its card: p2 (down) with flags NetworkManager rejects.
+        driver.execute_script("""
+            for (const [path, p] of profiles)
+                if (p.id === "p2") applyFlags(path, 0x21);  // disabled with subflow
+        """)
+        wait("the refusal in p2's card", lambda: card(driver, "p2").find_elements(
+            By.CSS_SELECTOR, '[data-code="apply-failed"][role="alert"]'))
+        driver.execute_script("render()")
+        if not card(driver, "p2").find_elements(By.CSS_SELECTOR, '[data-code="apply-failed"]'):
+            sys.exit("the refusal went away with the next update")
+        figures["refusal"] = card(driver, "p2").find_element(
+            By.CSS_SELECTOR, '[data-code="apply-failed"]').text
         errors = console_errors(driver)
         if errors:
             sys.exit(f"console errors (admin): {errors}")
+
 
         # The page at rest: what it asks of the daemon while it stays open (after the daemon
         # has settled from the change above), and the signals it is sent.

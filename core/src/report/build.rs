@@ -103,21 +103,22 @@ pub fn status(
         facts,
     ));
     warnings.extend(other_managers(&endpoints));
-    if let (Some(connections), Some(usage)) = (facts.connections, &usage) {
-        let evidence = Evidence {
-            connections,
-            routes: facts.routes,
-            lately: facts.counters.as_ref().and_then(|c| c.lately),
-            usage,
-        };
-        warnings.extend(diagnose(
-            plan,
-            kernel,
-            limits,
-            &limits_fix(limits, facts),
-            &evidence,
-        ));
-    }
+    // Without the connections the counters still speak (joins refused, blackholes,
+    // fallbacks): diagnose with none.
+    let unknown = Usage::default();
+    let evidence = Evidence {
+        connections: facts.connections.unwrap_or_default(),
+        routes: facts.routes,
+        lately: facts.counters.as_ref().and_then(|c| c.lately),
+        usage: usage.as_ref().unwrap_or(&unknown),
+    };
+    warnings.extend(diagnose(
+        plan,
+        kernel,
+        limits,
+        &limits_fix(limits, facts),
+        &evidence,
+    ));
     warnings.extend(facts.modified.iter().filter_map(modified_warning));
     let empty = Ledger::default();
     Status {
@@ -214,8 +215,10 @@ fn limits_fix(limits: Limits, facts: &HostFacts) -> String {
 
 /// The named counters, with their rise since the daemon started.
 fn counters(facts: &CounterFacts) -> Vec<CounterStatus> {
+    // Only those this kernel has: a counter it lacks is unknown, not 0.
     MEANINGS
         .iter()
+        .filter(|m| facts.now.has(m.name))
         .map(|m| CounterStatus {
             counter: m.name.to_owned(),
             meaning: m.words.to_owned(),

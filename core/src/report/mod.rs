@@ -86,6 +86,10 @@ pub enum Warning {
         interface: Option<String>,
         profile: Option<String>,
         peer: IpAddr,
+        /// Peers of other current connections with no route there either (one warning an
+        /// endpoint, however many peers).
+        #[serde(default)]
+        other_peers: u32,
         /// The router NetworkManager knows on that link, which the fix routes through.
         gateway: Option<IpAddr>,
         /// Joins from the endpoint waiting for an answer now.
@@ -226,6 +230,7 @@ impl fmt::Display for Warning {
                 interface,
                 profile,
                 peer,
+                other_peers,
                 gateway,
                 joins_pending,
                 joins_unanswered,
@@ -236,6 +241,12 @@ impl fmt::Display for Warning {
                     f,
                     "subflow endpoint {endpoint} on {link} has no route to {peer}, the peer of a current MPTCP connection: the kernel takes {peer} as on-link there and the join never completes"
                 )?;
+                if *other_peers > 0 {
+                    write!(
+                        f,
+                        " (nor to {other_peers} other peer(s) of current connections: the same fix for each, or a route to their network)"
+                    )?;
+                }
                 if *joins_pending > 0 {
                     write!(f, " ({joins_pending} join(s) from {endpoint} waiting now)")?;
                 }

@@ -212,3 +212,31 @@ fn names_from_outside_never_reach_the_terminal_raw() {
         r#"bad name "x\u{1b}""#
     );
 }
+
+#[test]
+fn the_counters_are_diagnosed_when_the_connections_are_unknown() {
+    let names = |_| Some("e0".to_owned());
+    let plan = plan_of(vec![wanted("192.0.2.2", "p0")]);
+    let risen = crate::counters::Counters(
+        [
+            ("MPJoinSynTxBindErr".to_owned(), 3),
+            ("Blackhole".to_owned(), 1),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let facts = HostFacts {
+        connections: None,
+        counters: Some(CounterFacts {
+            now: &risen,
+            since_start: None,
+            lately: Some((&risen, std::time::Duration::from_secs(60))),
+        }),
+        ..facts(&names)
+    };
+    let s = status(&plan, &[], LIMITS, Some(&Ledger::default()), &facts);
+    assert!(s.usage.is_none());
+    let codes: Vec<String> = s.warnings.iter().map(Warning::code).collect();
+    assert!(codes.contains(&"join-errors".to_owned()), "{codes:?}");
+    assert!(codes.contains(&"blackhole".to_owned()), "{codes:?}");
+}

@@ -10,11 +10,14 @@ use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use nix::libc;
 
 use nm_mptcp_core::diagnose::{RouteAnswer, RouteQuestion};
 use nm_mptcp_core::error::Error;
 
-/// Each question with the kernel's answer; none asked, no socket opened.
+/// Each question with the kernel's answer, where it gave a clear one (an endpoint gone
+/// between the dump and the lookup is no evidence of a missing route); none asked, no socket
+/// opened.
 pub(crate) async fn answers(
     questions: Vec<RouteQuestion>,
 ) -> Result<Vec<(RouteQuestion, RouteAnswer)>, Error> {
@@ -26,13 +29,15 @@ pub(crate) async fn answers(
     let task = tokio::spawn(connection);
     let mut answered = Vec::with_capacity(questions.len());
     for q in questions {
-        answered.push((q, lookup(handle.clone(), &q).await));
+        if let Some(answer) = lookup(handle.clone(), &q).await {
+            answered.push((q, answer));
+        }
     }
     task.abort();
     Ok(answered)
 }
 
-async fn lookup(mut handle: rtnetlink::Handle, q: &RouteQuestion) -> RouteAnswer {
+async fn lookup(mut handle: rtnetlink::Handle, q: &RouteQuestion) -> Option<RouteAnswer> {
     let mut message = RouteMessage::default();
     let (family, bits, peer, source) = match (q.peer, q.source) {
         (IpAddr::V4(peer), IpAddr::V4(source)) => (
@@ -47,7 +52,7 @@ async fn lookup(mut handle: rtnetlink::Handle, q: &RouteQuestion) -> RouteAnswer
             RouteAddress::Inet6(peer),
             RouteAddress::Inet6(source),
         ),
-        _ => return RouteAnswer::NoRoute,
+        _ => return None,
     };
     message.header.address_family = family;
     message.header.destination_prefix_length = bits;
@@ -61,16 +66,22 @@ async fn lookup(mut handle: rtnetlink::Handle, q: &RouteQuestion) -> RouteAnswer
     ];
     let mut request = NetlinkMessage::from(RouteNetlinkMessage::GetRoute(message));
     request.header.flags = NLM_F_REQUEST;
-    let Ok(mut replies) = handle.request(request) else {
-        return RouteAnswer::NoRoute;
-    };
+    let mut replies = handle.request(request).ok()?;
     while let Some(reply) = replies.next().await {
-        if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(route)) = reply.payload {
-            return verdict(&route);
+        match reply.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(route)) => {
+                return Some(verdict(&route))
+            }
+            // IPv6 with no route at all; any other refusal says nothing of routes.
+            NetlinkPayload::Error(e) => {
+                let errno = e.code.map_or(0, |c| -c.get());
+                return (errno == libc::ENETUNREACH || errno == libc::EHOSTUNREACH)
+                    .then_some(RouteAnswer::NoRoute);
+            }
+            _ => {}
         }
     }
-    // An error (IPv6: no route at all) or no answer.
-    RouteAnswer::NoRoute
+    None
 }
 
 /// A route matched when the answer names its table and is not unreachable.
