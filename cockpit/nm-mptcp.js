@@ -46,6 +46,8 @@ const applyErrors = new Map();
 let applying = null;
 /* Whether nm-mptcp's service answered when last seen: a Watch goes out when it comes back. */
 let serviceUp = false;
+/* Whether the service's first answer (or its absence) is in: until then the page is reading. */
+let serviceKnown = false;
 /* Why NetworkManager's profiles could not be read, until they can. */
 let nmProblem = null;
 
@@ -76,27 +78,40 @@ function unwrap(variant) {
     return variant && typeof variant === "object" && "v" in variant ? variant.v : variant;
 }
 
-async function readProfile(path) {
+/* A saved profile as the page needs it, or null when it cannot be read (gone). */
+async function profileAt(path) {
     try {
         const [settings] = await nm.call(path, CONNECTION, "GetSettings", []);
         const c = settings.connection || {};
-        profiles.set(path, {
+        return {
             id: unwrap(c.id) || "",
             uuid: unwrap(c.uuid) || "",
             type: unwrap(c.type) || "",
             interface: unwrap(c["interface-name"]) || "",
             flags: unwrap(c["mptcp-flags"]) || 0,
-        });
+            settingsFlags: await property(path, CONNECTION, "Flags"),
+        };
     } catch (e) {
-        profiles.delete(path);
+        return null;
     }
+}
+
+async function readProfile(path) {
+    const profile = await profileAt(path);
+    if (profile)
+        profiles.set(path, profile);
+    else
+        profiles.delete(path);
 }
 
 async function readProfiles() {
     try {
         const [paths] = await nm.call(NM_PATH + "/Settings", SETTINGS, "ListConnections", []);
+        // Read whole, then swapped in: a render meanwhile still shows every card.
+        const read = await Promise.all(paths.map(async path => [path, await profileAt(path)]));
         profiles.clear();
-        await Promise.all(paths.map(readProfile));
+        for (const [path, profile] of read.filter(([, p]) => p))
+            profiles.set(path, profile);
         nmProblem = null;
     } catch (e) {
         nmProblem = `NetworkManager does not answer: ${e.message || e}`;
@@ -202,10 +217,7 @@ function flagsForm(path, profile, effective, laminar, allowed) {
         class: "pf-c-button pf-m-secondary",
         disabled: !allowed || applying !== null,
     }, "Use the default");
-    reset?.addEventListener("click", () => {
-        pending.delete(path);
-        applyFlags(path, 0);
-    });
+    reset?.addEventListener("click", () => applyFlags(path, 0));
     const note = profile.flags === 0
         ? el("p", { class: "pf-c-form__helper-text", id: `${id}-note` },
             "On NetworkManager's default: applying writes these flags to the profile.")
@@ -234,6 +246,21 @@ function flagsForm(path, profile, effective, laminar, allowed) {
         applyFlags(path, bits);
     });
     return form;
+}
+
+/* Each profile's form as last built, and what it was built from: a live update that changes
+ * none of that keeps the same nodes, so a click or key press under way is not lost. */
+const forms = new Map();
+
+function form(path, profile, effective, laminar, allowed) {
+    const key = JSON.stringify([profile.id, profile.uuid, profile.flags, effective, laminar,
+        allowed, applying === path, applying !== null, applyErrors.get(path) || null]);
+    const built = forms.get(path);
+    if (built && built.key === key)
+        return built.node;
+    const node = flagsForm(path, profile, effective, laminar, allowed);
+    forms.set(path, { key, node });
+    return node;
 }
 
 function profileCard(path, profile, s, allowed) {
@@ -265,9 +292,13 @@ function profileCard(path, profile, s, allowed) {
                 "else this version's: ", el("code", {},
                     value(s.nm, "Laminar") === true ? "subflow,laminar" : "subflow"), ")"));
     }
-    // The loopback profile gets no MPTCP of its own (NetworkManager only watches it).
-    if (profile.type !== "loopback")
-        body.push(flagsForm(path, profile, effective, value(s.nm, "Laminar") === true, allowed));
+    // The loopback profile gets no MPTCP of its own, nor does one NetworkManager made for a
+    // device it only watches (external): there is nothing to change through it.
+    if (profile.settingsFlags & SETTINGS_FLAG_EXTERNAL)
+        body.push(el("p", {}, "NetworkManager only watches this device (external): its " +
+            "MPTCP flags are not changed here."));
+    else if (profile.type !== "loopback")
+        body.push(form(path, profile, effective, value(s.nm, "Laminar") === true, allowed));
     return el("article", {
         class: "pf-c-card nm-mptcp-card",
         "aria-labelledby": `title-${profile.uuid}`,
@@ -293,9 +324,10 @@ function render() {
     ];
     // The summary is a live region: it changes (and is read out) only when its text does;
     // the usage, which moves each second, is apart from it.
-    const text = !manager.valid
-        ? "nm-mptcp's D-Bus service does not answer: is the nm-mptcp package installed?"
-        : nmProblem || summary.join(" · ");
+    const text = !serviceKnown ? "Reading nm-mptcp's status…"
+        : !manager.valid
+            ? "nm-mptcp's D-Bus service does not answer: is the nm-mptcp package installed?"
+            : nmProblem || summary.join(" · ");
     const summaryNode = document.getElementById("summary");
     if (summaryNode.textContent !== text)
         summaryNode.textContent = text;
@@ -317,6 +349,10 @@ function render() {
         : [el("li", {}, "None.")]));
 
     const sorted = [...profiles.entries()].sort(([, a], [, b]) => a.id.localeCompare(b.id));
+    for (const path of forms.keys()) {
+        if (!profiles.has(path))
+            forms.delete(path);
+    }
     document.getElementById("profiles").replaceChildren(
         ...sorted.map(([path, profile]) => profileCard(path, profile, s, allowed)));
 
@@ -345,36 +381,47 @@ async function applyFlags(path, bits) {
         }
         settings.connection["mptcp-flags"] = cockpit.variant("u", bits);
         // What is not on disk (in memory only, or changed with nmcli --temporary) stays so:
-        // the page writes nothing to disk that the administrator had not saved.
-        const unsaved = (await property(path, CONNECTION, "Flags")) & SETTINGS_FLAG_UNSAVED;
-        await nm.call(path, CONNECTION, "Update2",
-            [settings, unsaved ? UPDATE_IN_MEMORY : UPDATE_TO_DISK, {}],
+        // the page writes nothing to disk that the administrator had not saved; a volatile
+        // profile stays volatile (gone when it goes down).
+        const kept = await property(path, CONNECTION, "Flags");
+        const where = kept & SETTINGS_FLAG_VOLATILE ? UPDATE_IN_MEMORY | UPDATE_VOLATILE
+            : kept & SETTINGS_FLAG_UNSAVED ? UPDATE_IN_MEMORY : UPDATE_TO_DISK;
+        await nm.call(path, CONNECTION, "Update2", [settings, where, {}],
             { type: "a{sa{sv}}ua{sv}" });
-        // The applied connection with only the flags replaced: a plain Reapply would bring
-        // in the profile's other saved edits and undo the device's runtime changes.
+        // The applied connection with only the flags replaced, keeping what others added to
+        // the device: a plain Reapply would bring in the profile's other saved edits and drop
+        // runtime changes. Only where this profile is the one applied (a VPN's device has
+        // its own).
+        const uuid = unwrap(settings.connection.uuid);
         for (const device of await activeDevices(path)) {
             const [applied, version] = await nm.call(device, NM + ".Device",
                 "GetAppliedConnection", [0], { type: "u" });
+            if (unwrap(applied.connection.uuid) !== uuid)
+                continue;
             applied.connection["mptcp-flags"] = cockpit.variant("u", bits);
-            await nm.call(device, NM + ".Device", "Reapply", [applied, version, 0],
-                { type: "a{sa{sv}}tu" });
+            await nm.call(device, NM + ".Device", "Reapply",
+                [applied, version, REAPPLY_PRESERVE_EXTERNAL_IP], { type: "a{sa{sv}}tu" });
         }
         pending.delete(path);
     } catch (e) {
-        // Kept until the next apply, with the edit: the live updates must not wipe either.
+        // Kept until the next apply (the edit too, untouched): live updates wipe neither.
         applyErrors.set(path, String(e.message || e));
-        pending.set(path, bits);
     } finally {
-        applying = null;
+        // The profile as it is now before the controls come back.
         await readProfile(path);
+        applying = null;
         render();
     }
 }
 
-/* NMSettingsUpdate2Flags, and NMSettingsConnectionFlags' UNSAVED. */
+/* NMSettingsUpdate2Flags, NMSettingsConnectionFlags, NMDeviceReapplyFlags. */
 const UPDATE_TO_DISK = 0x1;
 const UPDATE_IN_MEMORY = 0x2;
+const UPDATE_VOLATILE = 0x10;
 const SETTINGS_FLAG_UNSAVED = 0x1;
+const SETTINGS_FLAG_VOLATILE = 0x4;
+const SETTINGS_FLAG_EXTERNAL = 0x8;
+const REAPPLY_PRESERVE_EXTERNAL_IP = 0x1;
 
 /* A setting's secrets into it; WireGuard's peers by public key (GetSecrets gives each peer
  * only its keys, and a plain assignment would drop its endpoint and allowed-ips). */
@@ -428,6 +475,7 @@ function start() {
     nm.subscribe({ interface: SETTINGS, member: "NewConnection" }, () => readProfiles());
     nm.subscribe({ interface: SETTINGS, member: "ConnectionRemoved" }, () => readProfiles());
     manager.wait(() => {
+        serviceKnown = true;
         serviceChanged();
         readProfiles();
     });

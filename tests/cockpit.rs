@@ -14,8 +14,9 @@ use std::process::Command;
 
 use common::{seed_topology, Lab, Nm, SEED_FLAGS};
 
-/// How long the page rests while the browser script counts what it asks of the daemon.
-const REST_SECONDS: u32 = 30;
+/// How long the page rests while the browser script counts what it asks of the daemon: a
+/// little over the page's Watch renewal (30 s), so one renewal at least falls in it.
+const REST_SECONDS: u32 = 35;
 
 fn repo(path: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -130,11 +131,15 @@ fn the_page_shows_the_seed_follows_a_link_down_and_lets_only_an_admin_change_fla
     let saved = figures["saved_flags"].as_str().unwrap();
     let bits = u32::from_str_radix(saved.trim_start_matches("0x"), 16).unwrap_or(0);
     assert!(saved.contains("backup") || bits & 0x40 != 0, "{saved}");
-    // The page renews its Watch every 30 s and otherwise only listens to signals.
+    // The page renews its Watch every 30 s (once or twice in 35 s) and otherwise only listens
+    // to signals.
     let method_calls = figures["rest_method_calls"].as_u64().unwrap();
     eprintln!(
         "the page at rest, {REST_SECONDS} s: {method_calls} method calls to the daemon, {} signals from it",
         figures["rest_signals"]
     );
-    assert!(method_calls <= 2, "the page polls: {figures}");
+    assert!(
+        (1..=2).contains(&method_calls),
+        "the page polls, or lets its Watch lapse: {figures}"
+    );
 }

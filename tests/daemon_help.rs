@@ -62,11 +62,15 @@ fn a_flags_modify_is_applied_by_itself_only_when_asked_and_only_alone() {
     // On: the pending modify is applied, and the next one too, by the daemon alone.
     lab.sh("printf '[profiles]\\napply_on_modify = true\\n' >/etc/nm-mptcp/config.toml");
     lab.expect_endpoints(&[("10.0.0.2", "e0", "subflow"), ("10.1.0.2", "e1", "signal")]);
+    // A route someone added on e1 outside NetworkManager survives the daemon's reapply.
+    lab.sh("ip route add 203.0.113.0/24 dev e1");
     lab.sh("nmcli connection modify p1 connection.mptcp-flags subflow,backup,also-without-default-route");
     lab.expect_endpoints(&[
         ("10.0.0.2", "e0", "subflow"),
         ("10.1.0.2", "e1", "subflow backup"),
     ]);
+    let routes = lab.sh("ip route show dev e1");
+    assert!(routes.contains("203.0.113.0/24"), "{routes}");
     // NetworkManager's applied connection has the new flags (0x20 subflow | 0x40 backup | 0x8).
     let device = lab.sh("nmcli -g GENERAL.DBUS-PATH device show e1");
     let reply =

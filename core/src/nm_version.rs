@@ -31,6 +31,12 @@ impl NmVersion {
         self.at_least(1, 40, 0)
     }
 
+    /// From 1.42 `Reapply` can keep the addresses and routes others added to the device
+    /// (`NM_DEVICE_REAPPLY_FLAGS_PRESERVE_EXTERNAL_IP`); before, it refuses the flag.
+    pub fn preserves_external_ip(self) -> bool {
+        self.at_least(1, 42, 0)
+    }
+
     /// 1.56 added `laminar` and made it part of the built-in default.
     pub fn has_laminar(self) -> bool {
         self.at_least(1, 56, 0)

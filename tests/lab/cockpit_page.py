@@ -12,7 +12,9 @@ Checks, failing with a message:
   - the admin session turns on `backup` for p1: the kernel endpoint gets the flag and
     `nmcli -g connection.mptcp-flags connection show p1` shows it, and so does its file;
   - the same for p0, which has a change not saved to disk (nmcli --temporary): its file is
-    left alone, and the device's applied connection gets the flags and not that change;
+    left alone, and the device's applied connection gets the flags and not that change; a
+    route someone added to p1's device outside NetworkManager stays;
+  - "Use the default" puts p0 back on NetworkManager's default, and its form shows it;
   - a change NetworkManager refuses is shown in its card, and stays there across updates;
   - a profile on NetworkManager's default starts from that default, not from nothing;
   - the non-admin session is read only (controls disabled, the reason shown), and
@@ -21,6 +23,8 @@ Checks, failing with a message:
 Prints one JSON line of figures.
 """
 import json
+import os
+import re
 import subprocess
 import tempfile
 import sys
@@ -55,6 +59,19 @@ def keyfile_flags(name, profile):
 def has_backup(nmcli_flags):
     """nmcli 1.42 prints the number in its terse mode (0x78), later ones the names."""
     return "backup" in nmcli_flags or (nmcli_flags.startswith("0x") and int(nmcli_flags, 16) & 0x40)
+
+
+def press(driver, profile, selector, keys):
+    """Send keys to an element of a profile's card, looking again if an update replaced it."""
+    def act():
+        card(driver, profile).find_element(By.CSS_SELECTOR, selector).send_keys(keys)
+        return True
+    wait(f"{selector} in {profile}'s card", act)
+
+
+def bus_messages(monitor):
+    """`busctl monitor` output as one text per message (each starts with its Type= line)."""
+    return re.split(r"(?m)^(?=\S* ?Type=)", monitor)
 
 
 def kernel_endpoints(name):
@@ -161,9 +178,11 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
         box = card(driver, "p1").find_element(By.CSS_SELECTOR, 'input[data-flag="backup"]')
         if box.get_attribute("disabled") is not None:
             sys.exit("the admin session's controls are disabled")
+        # A route of someone else's on p1's device: the page's reapply keeps it.
+        in_lab(lab, "ip route add 203.0.113.0/24 dev enp4s0f1")
         # With the keyboard alone, as a user without a mouse would: space, then Enter.
-        box.send_keys(" ")
-        card(driver, "p1").find_element(By.CSS_SELECTOR, "button[type=submit]").send_keys(Keys.ENTER)
+        press(driver, "p1", 'input[data-flag="backup"]', " ")
+        press(driver, "p1", "button[type=submit]", Keys.ENTER)
         wait("backup in the kernel", lambda: "backup" in kernel_endpoints(lab).get("198.51.100.2", ("", []))[1])
         saved = in_lab(lab, "nmcli -g connection.mptcp-flags connection show p1").strip()
         if not has_backup(saved):
@@ -171,6 +190,8 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
         figures["saved_flags"] = saved
         if not keyfile_flags(lab, "p1") & 0x40:
             sys.exit("p1's file on disk has no backup")
+        if "203.0.113.0/24" not in in_lab(lab, "ip route show dev enp4s0f1"):
+            sys.exit("the page's reapply removed a route NetworkManager did not add")
         wait("backup on the page", lambda: "backup" in page_endpoints(driver).get("198.51.100.2", ("", []))[1])
 
         # p0 with a change that is not on disk: the page leaves the disk alone, and reapplies
@@ -178,8 +199,8 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
         on_disk = keyfile_flags(lab, "p0")
         in_lab(lab, "nmcli connection modify --temporary p0 ipv4.dns 192.0.2.53")
         time.sleep(0.5)  # the page re-reads p0 on NetworkManager's Updated signal
-        card(driver, "p0").find_element(By.CSS_SELECTOR, 'input[data-flag="backup"]').send_keys(" ")
-        card(driver, "p0").find_element(By.CSS_SELECTOR, "button[type=submit]").send_keys(Keys.ENTER)
+        press(driver, "p0", 'input[data-flag="backup"]', " ")
+        press(driver, "p0", "button[type=submit]", Keys.ENTER)
         wait("p0's backup in the kernel", lambda: "backup" in kernel_endpoints(lab).get("192.0.2.2", ("", []))[1])
         p0 = in_lab(lab, "nmcli -g connection.mptcp-flags connection show p0").strip()
         if not has_backup(p0):
@@ -191,12 +212,21 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
             sys.exit(f"the page's reapply brought in the profile's other change (DNS {dns})")
         figures["unsaved_kept"] = True
 
+        # "Use the default" on p0: the profile's flags go back to 0, the endpoint gets the
+        # default's flags, and the form starts from them.
+        expected_default = {"subflow", "laminar"} if laminar == "laminar" else {"subflow"}
+        checked = lambda profile: {b.get_attribute("data-flag") for b in card(driver, profile)
+                                   .find_elements(By.CSS_SELECTOR, "input[data-flag]") if b.is_selected()}
+        press(driver, "p0", "button[id$=-default]", Keys.ENTER)
+        wait("p0 on the default in the kernel",
+             lambda: kernel_endpoints(lab).get("192.0.2.2", ("", []))[1] == ["subflow"])
+        wait(f"p0's form on the default {expected_default}", lambda: checked("p0") == expected_default)
+        if in_lab(lab, "nmcli -g connection.mptcp-flags connection show p0").strip() not in ("0x0", "default", "0"):
+            sys.exit("p0 is not on the default")
+
         # p2 back on NetworkManager's default: the form starts from it (subflow), not empty.
         in_lab(lab, "nmcli connection modify p2 connection.mptcp-flags 0")
-        boxes = lambda: {b.get_attribute("data-flag") for b in card(driver, "p2").find_elements(
-            By.CSS_SELECTOR, "input[data-flag]") if b.is_selected()}
-        expected_default = {"subflow", "laminar"} if laminar == "laminar" else {"subflow"}
-        wait(f"p2's form on the default {expected_default}", lambda: boxes() == expected_default)
+        wait(f"p2's form on the default {expected_default}", lambda: checked("p2") == expected_default)
 
         # A refusal stays in its card: p2 (down) with flags NetworkManager rejects.
         driver.execute_script("""
@@ -222,8 +252,9 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
             time.sleep(2)
             monitor = in_lab(lab, f"timeout {rest} busctl --system monitor io.github.nm_mptcp1 "
                                   "2>&1 || true", how="host")
-            Path(f"/tmp/nm-mptcp-lab/{lab}/rest-monitor.txt").write_text(monitor)
-            messages = monitor.split("\u2023")
+            state = os.environ.get("LAB_ROOT", "/tmp/nm-mptcp-lab")
+            Path(f"{state}/{lab}/rest-monitor.txt").write_text(monitor)
+            messages = bus_messages(monitor)
             figures["rest_seconds"] = rest
             figures["rest_method_calls"] = sum(
                 "Type=method_call" in m and "Destination=io.github.nm_mptcp1" in m for m in messages)

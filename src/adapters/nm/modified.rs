@@ -15,6 +15,7 @@ use super::{IFACE_ACTIVE, IFACE_DEVICE, IFACE_ROOT, IFACE_SETTINGS_CONNECTION, R
 use nm_mptcp_core::error::Error;
 use nm_mptcp_core::model::ProfileRef;
 use nm_mptcp_core::modified::{ComparedProfile, ModifiedProfile};
+use nm_mptcp_core::nm_version::NmVersion;
 
 /// A connection's settings, group by group (`a{sa{sv}}`).
 type Settings = HashMap<String, HashMap<String, OwnedValue>>;
@@ -23,6 +24,8 @@ type Settings = HashMap<String, HashMap<String, OwnedValue>>;
 /// one records when it was last active.
 const NOT_A_CHANGE: [(&str, &str); 1] = [("connection", "timestamp")];
 const MPTCP_FLAGS: (&str, &str) = ("connection", "mptcp-flags");
+/// `NM_DEVICE_REAPPLY_FLAGS_PRESERVE_EXTERNAL_IP`.
+const REAPPLY_PRESERVE_EXTERNAL_IP: u32 = 0x1;
 
 /// Every active profile on each of its devices, its saved settings compared with those
 /// applied there.
@@ -113,12 +116,24 @@ pub(crate) async fn reapply(bus: &Connection, compared: &ComparedProfile) -> Res
             MPTCP_FLAGS.1.to_owned(),
             OwnedValue::from(compared.profile.saved_flags),
         );
+    // Only the flags change: what others added to the device (a VRRP address, a route by
+    // hand) stays, where NetworkManager can be told so.
+    let preserve = get_all::<Manager>(bus, ROOT_PATH, IFACE_ROOT)
+        .await?
+        .and_then(|m| m.version)
+        .and_then(|v| v.parse::<NmVersion>().ok())
+        .is_some_and(NmVersion::preserves_external_ip);
+    let flags = if preserve {
+        REAPPLY_PRESERVE_EXTERNAL_IP
+    } else {
+        0
+    };
     call::<(), _>(
         bus,
         &compared.device,
         IFACE_DEVICE,
         "Reapply",
-        &(settings, version_id, 0u32),
+        &(settings, version_id, flags),
     )
     .await
     .map(|_| ())
