@@ -306,9 +306,15 @@ impl Lab {
 
     /// Start `nm-mptcp daemon` in the lab (its log: `daemon_log`); returns once it listens.
     pub fn start_daemon(&self) {
+        self.start_daemon_logging("info");
+    }
+
+    /// Start the daemon logging at `level` (`NM_MPTCP_LOG`): at debug, events that changed
+    /// nothing are logged too.
+    pub fn start_daemon_logging(&self, level: &str) {
         let (log, pid) = (self.state_file("daemon.log"), self.state_file("daemon.pid"));
         self.sh(&format!(
-            "setsid {HOOK} daemon >{log} 2>&1 </dev/null & echo $! >{pid}"
+            "NM_MPTCP_LOG={level} setsid {HOOK} daemon >{log} 2>&1 </dev/null & echo $! >{pid}"
         ));
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.daemon_log().contains("daemon ready") {
