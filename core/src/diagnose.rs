@@ -383,6 +383,35 @@ mod tests {
     }
 
     #[test]
+    fn the_ipv6_fix_routes_the_peer_through_the_links_ipv6_router() {
+        let mut plan = fixtures::two_link_plan();
+        plan.devices[1].gateways.push("fe80::1".parse().unwrap());
+        let routes = [(
+            RouteQuestion {
+                source: "2001:db8:1::2".parse().unwrap(),
+                ifindex: plan.devices[1].ifindex,
+                peer: "2001:db8:99::1".parse().unwrap(),
+            },
+            RouteAnswer::NoRoute,
+        )];
+        let usage = Usage::default();
+        let evidence = Evidence {
+            connections: &[],
+            routes: &routes,
+            lately: None,
+            usage: &usage,
+        };
+        let warnings = diagnose(&plan, &[], Limits::default(), "", &evidence);
+        let [Warning::NoRouteToPeer { command, .. }] = &warnings[..] else {
+            panic!("{warnings:?}")
+        };
+        assert_eq!(
+            command.as_deref(),
+            Some("nmcli connection modify uuid-1 +ipv6.routes \"2001:db8:99::1/128 fe80::1\" && nmcli device reapply eth1")
+        );
+    }
+
+    #[test]
     fn many_peers_without_a_route_make_one_warning_an_endpoint() {
         let plan = fixtures::two_link_plan();
         let routes: Vec<(RouteQuestion, RouteAnswer)> = (1..=40)
