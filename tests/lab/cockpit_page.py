@@ -69,6 +69,20 @@ def press(driver, profile, selector, keys):
     wait(f"{selector} in {profile}'s card", act)
 
 
+def turn_on_backup(driver, lab, profile, address):
+    """Tick backup in a profile's card and apply, with the keyboard alone (space, then Enter,
+    as a user without a mouse would); wait for the kernel endpoint's flag and return the
+    profile's flags as nmcli shows them."""
+    press(driver, profile, 'input[data-flag="backup"]', " ")
+    press(driver, profile, "button[type=submit]", Keys.ENTER)
+    wait(f"{profile}'s backup in the kernel",
+         lambda: "backup" in kernel_endpoints(lab).get(address, ("", []))[1])
+    saved = in_lab(lab, f"nmcli -g connection.mptcp-flags connection show {profile}").strip()
+    if not has_backup(saved):
+        sys.exit(f"nmcli shows {profile}'s flags as {saved!r}")
+    return saved
+
+
 def bus_messages(monitor):
     """`busctl monitor` output as one text per message (each starts with its Type= line)."""
     return re.split(r"(?m)^(?=\S* ?Type=)", monitor)
@@ -180,14 +194,7 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
             sys.exit("the admin session's controls are disabled")
         # A route of someone else's on p1's device: the page's reapply keeps it.
         in_lab(lab, "ip route add 203.0.113.0/24 dev enp4s0f1")
-        # With the keyboard alone, as a user without a mouse would: space, then Enter.
-        press(driver, "p1", 'input[data-flag="backup"]', " ")
-        press(driver, "p1", "button[type=submit]", Keys.ENTER)
-        wait("backup in the kernel", lambda: "backup" in kernel_endpoints(lab).get("198.51.100.2", ("", []))[1])
-        saved = in_lab(lab, "nmcli -g connection.mptcp-flags connection show p1").strip()
-        if not has_backup(saved):
-            sys.exit(f"nmcli shows {saved!r}")
-        figures["saved_flags"] = saved
+        figures["saved_flags"] = turn_on_backup(driver, lab, "p1", "198.51.100.2")
         if not keyfile_flags(lab, "p1") & 0x40:
             sys.exit("p1's file on disk has no backup")
         if "203.0.113.0/24" not in in_lab(lab, "ip route show dev enp4s0f1"):
@@ -199,12 +206,7 @@ def main(lab, admin_url, user_url, screenshot, rest, laminar):
         on_disk = keyfile_flags(lab, "p0")
         in_lab(lab, "nmcli connection modify --temporary p0 ipv4.dns 192.0.2.53")
         time.sleep(0.5)  # the page re-reads p0 on NetworkManager's Updated signal
-        press(driver, "p0", 'input[data-flag="backup"]', " ")
-        press(driver, "p0", "button[type=submit]", Keys.ENTER)
-        wait("p0's backup in the kernel", lambda: "backup" in kernel_endpoints(lab).get("192.0.2.2", ("", []))[1])
-        p0 = in_lab(lab, "nmcli -g connection.mptcp-flags connection show p0").strip()
-        if not has_backup(p0):
-            sys.exit(f"nmcli shows p0's flags as {p0!r}")
+        turn_on_backup(driver, lab, "p0", "192.0.2.2")
         if keyfile_flags(lab, "p0") != on_disk:
             sys.exit(f"p0's file changed: {keyfile_flags(lab, 'p0'):#x}, was {on_disk:#x}")
         dns = in_lab(lab, "nmcli -g IP4.DNS device show enp4s0f0").strip()
