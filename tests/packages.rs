@@ -34,6 +34,16 @@ const FILES: &[&str] = &[
     "/usr/share/man/man8/nm-mptcp.8.gz",
 ];
 
+/// The files and links (directories aside) of a `dpkg-deb -c` listing.
+fn listed_files(listing: &str) -> BTreeSet<String> {
+    listing
+        .lines()
+        .filter(|l| !l.starts_with('d'))
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .map(|p| p.trim_start_matches('.').to_owned())
+        .collect()
+}
+
 /// Lintian finds no error or warning in the package.
 fn lintian_clean(deb: &str) {
     let lintian = Command::new("lintian")
@@ -71,13 +81,9 @@ fn expected(zsh: &str) -> BTreeSet<String> {
 fn the_deb_installs_everything_depends_on_networkmanager_and_is_lintian_clean() {
     let (deb, _) = packages();
     let deb = deb.display();
-    // Files and links (directories aside), as `dpkg-deb -c` lists them.
     let listing = sh(&format!("dpkg-deb -c {deb}"));
-    let files: BTreeSet<String> = listing
-        .lines()
-        .filter(|l| !l.starts_with('d'))
-        .filter_map(|l| l.split_whitespace().nth(5))
-        .map(|p| p.trim_start_matches('.').to_owned())
+    let files: BTreeSet<String> = listed_files(&listing)
+        .into_iter()
         .filter(|p| !p.starts_with("/usr/share/doc/nm-mptcp/c") && !p.contains("lintian"))
         .collect();
     assert_eq!(
@@ -183,12 +189,8 @@ fn the_cockpit_page_is_its_own_package_lintian_clean_and_depending_on_the_bridge
         "/usr/share/cockpit/nm-mptcp/nm-mptcp.js",
         "/usr/share/cockpit/nm-mptcp/patternfly.css",
     ];
-    let listing = sh(&format!("dpkg-deb -c {deb}"));
-    let files: BTreeSet<String> = listing
-        .lines()
-        .filter(|l| !l.starts_with('d'))
-        .filter_map(|l| l.split_whitespace().nth(5))
-        .map(|p| p.trim_start_matches('.').to_owned())
+    let files: BTreeSet<String> = listed_files(&sh(&format!("dpkg-deb -c {deb}")))
+        .into_iter()
         .filter(|p| !p.starts_with("/usr/share/doc/"))
         .collect();
     assert_eq!(files, page.iter().map(|p| p.to_string()).collect());

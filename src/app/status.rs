@@ -17,7 +17,7 @@ use nm_mptcp_core::modified::{ComparedProfile, ModifiedProfile};
 use nm_mptcp_core::ownership::Ledger;
 use nm_mptcp_core::planner::Plan;
 use nm_mptcp_core::report::{status, CounterFacts, HostFacts, Status};
-use nm_mptcp_core::usage::{connections, Connection, Usage};
+use nm_mptcp_core::usage::{connections, Connection};
 
 /// Whether MPTCP carries traffic now: the connections (sock_diag), the kernel's answers to
 /// the route lookups that matter for them, and its MPTCP counters.
@@ -34,13 +34,7 @@ pub(crate) struct Traffic {
 impl Traffic {
     /// One sock_diag dump, the lookups it calls for, and the counters.
     pub(crate) async fn read(endpoints: &[KernelEndpoint]) -> Traffic {
-        let connections = match sock_diag::subflows() {
-            Ok(subflows) => Some(connections(&subflows)),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the MPTCP subflows");
-                None
-            }
-        };
+        let connections = connections_now();
         let questions = connections
             .as_deref()
             .map(|c| route_questions(c, endpoints))
@@ -57,10 +51,6 @@ impl Traffic {
         }
     }
 
-    pub(crate) fn usage(&self) -> Option<Usage> {
-        self.connections.as_deref().map(Usage::of)
-    }
-
     /// Keep the counters in the daemon's history, and compare with it.
     pub(crate) fn recorded(mut self, history: &mut Option<History>, at: Instant) -> Traffic {
         if let Some(now) = &self.counters {
@@ -68,6 +58,17 @@ impl Traffic {
             self.history = Some(history.record(at, now.clone()));
         }
         self
+    }
+}
+
+/// The MPTCP connections now (one sock_diag dump); `None`, logged, where it cannot be read.
+pub(crate) fn connections_now() -> Option<Vec<Connection>> {
+    match sock_diag::subflows() {
+        Ok(subflows) => Some(connections(&subflows)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the MPTCP subflows");
+            None
+        }
     }
 }
 

@@ -40,10 +40,14 @@ async fn print_from_daemon<T: serde::de::DeserializeOwned>(
     Some(if json {
         emit(&format!("{answer}\n"))
     } else {
-        serde_json::from_str::<T>(&answer)
-            .map_err(|e| Error::new(ErrorKind::Daemon, format!("the daemon's {method}: {e}")))
-            .and_then(|value| emit(&render(&value)))
+        daemon_answer::<T>(method, &answer).and_then(|value| emit(&render(&value)))
     })
+}
+
+/// The daemon's JSON answer to `method`, read back.
+fn daemon_answer<T: serde::de::DeserializeOwned>(method: &str, answer: &str) -> Result<T, Error> {
+    serde_json::from_str(answer)
+        .map_err(|e| Error::new(ErrorKind::Daemon, format!("the daemon's {method}: {e}")))
 }
 
 /// Write to stdout; a closed or full stdout is an error (exit 1), not a panic.

@@ -12,31 +12,30 @@ use crate::adapters::nm::{self, Detail};
 use crate::app::context::Context;
 use crate::app::reconcile::{survey, NmSource, NM_TIMEOUT};
 use crate::app::status::{modified_profiles, report, Traffic};
-use nm_mptcp_core::error::{Error, ErrorKind};
+use nm_mptcp_core::config::Config;
+use nm_mptcp_core::error::Error;
 use nm_mptcp_core::report::{render_status, Status};
 
 pub(crate) async fn run(context: &Context, json: bool) -> Result<(), Error> {
     // A broken configuration is reported here too, as by every command that reads it.
-    context.config()?;
+    let config = context.config()?;
     if let Some(printed) = super::print_from_daemon("Describe", json, render_status).await {
         return printed;
     }
-    super::print(&read(context).await?, json, render_status)
+    super::print(&read(context, &config).await?, json, render_status)
 }
 
 /// The status from the running daemon (its counters then say what rose since it started),
 /// else read here.
 pub(crate) async fn current(context: &Context) -> Result<Status, Error> {
-    context.config()?;
+    let config = context.config()?;
     match dbus_service::ask("Describe").await {
-        Some(answer) => serde_json::from_str(&answer)
-            .map_err(|e| Error::new(ErrorKind::Daemon, format!("the daemon's Describe: {e}"))),
-        None => read(context).await,
+        Some(answer) => super::daemon_answer("Describe", &answer),
+        None => read(context, &config).await,
     }
 }
 
-async fn read(context: &Context) -> Result<Status, Error> {
-    let config = context.config()?;
+async fn read(context: &Context, config: &Config) -> Result<Status, Error> {
     let dir = &context.run_dir;
     let ledger = ledger_readable(dir).then(|| read_ledger(dir));
     let mut kernel = NetlinkKernel::connect()?;
@@ -58,7 +57,7 @@ async fn read(context: &Context) -> Result<Status, Error> {
         &survey.kernel,
         survey.limits,
         ledger.as_ref(),
-        (context, &config),
+        (context, config),
         &modified,
         &traffic,
     ))
